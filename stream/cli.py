@@ -1,0 +1,303 @@
+"""The ``harstream`` command."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError
+from .datasets import DatasetError
+from .model import ModelError
+from .recording import RecordingError
+
+MODEL_DIRS = [Path(__file__).resolve().parent.parent / "models", Path(sys.prefix) / "share" / "harstream" / "models"]
+
+
+def default_model() -> Path:
+    """$HARSTREAM_MODEL, else the model named in models/DEFAULT (beside the checkout, or installed)."""
+    import os
+
+    if os.environ.get("HARSTREAM_MODEL"):
+        return Path(os.environ["HARSTREAM_MODEL"])
+    for folder in MODEL_DIRS:
+        if (folder / "DEFAULT").is_file():
+            return folder / ((folder / "DEFAULT").read_text().strip() + ".tflite")
+    raise UsageError("no default model found (looked for DEFAULT in " + ", ".join(map(str, MODEL_DIRS)) + "); pass --model")
+
+
+def load_model(path):
+    from .model import Model
+
+    return Model(path or default_model())
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=None,
+                   help="HAPT RawData zip or folder, or UCI HAR zip or folder "
+                        "(default: the download cache, then ../shared/data/hapt-rawdata.zip)")
+
+
+def cmd_train(args) -> int:
+    try:
+        from training.train import train
+    except ImportError as exc:
+        raise UsageError(f"training needs the 'train' extra ({exc.name} is missing): pip install 'harstream[train]'") from None
+    if args.arch not in _archs():
+        raise UsageError(f"unknown --arch {args.arch!r}; choose one of {', '.join(_archs())}")
+    train(args.arch, args.repeats, args.data, args.out, epochs=args.epochs, seed=args.seed,
+          max_windows=args.max_windows, name=args.name)
+    return 0
+
+
+def _archs():
+    from training.archs import ARCHS
+
+    return list(ARCHS)
+
+
+def cmd_evaluate(args) -> int:
+    from .datasets import load_windows
+    from .metrics import format_table, scores
+    from .model import Model
+
+    model = Model(args.model)
+    windows = load_windows(args.data)
+    _, test = windows.split()
+    if not len(test):
+        raise DatasetError(f"{windows.source}: has no windows of the test subjects")
+    if test.X.shape[1] != model.info.window:
+        raise UsageError(f"{args.model}: takes {model.info.window}-sample windows, {windows.source} has {test.X.shape[1]}")
+    probs = model.predict(test.select(model.info.channels))
+    result = scores(test.y, probs.argmax(1), model.info.labels)
+    result.update(model=str(args.model), data=windows.source, runtime=model.backend)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{model.name} on the test subjects of {windows.source} ({model.backend}):")
+        print(format_table(result))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .core import Recognizer
+    from .recording import window_truth
+    from .replay import load_recording
+
+    model = load_model(args.model)
+    rec = load_recording(args.recording, args.data)
+    recognizer = Recognizer(model, smoothing=args.smoothing)
+    for lo in range(0, len(rec), args.chunk):
+        for label in recognizer.feed(args.device, rec.t[lo:lo + args.chunk], rec.raw[lo:lo + args.chunk]):
+            truth = window_truth(rec, label.start, label.end)
+            if args.json:
+                print(json.dumps({**label.to_dict(), "truth": truth}))
+            else:
+                print(f"{label.seq:5d} {label.start:9.2f}-{label.end:9.2f} s  {label.activity:<19} {label.confidence:.3f}  {truth}")
+    return 0
+
+
+def _settings(args, names):
+    from . import config
+
+    flags = {name: getattr(args, name, None) for name in names}
+    return config.load(getattr(args, "config", None), flags=flags)
+
+
+_MQTT_FLAGS = ["broker", "client_id", "prefix", "qos", "username", "password_file", "ca", "cert", "key", "insecure", "keepalive"]
+
+
+def cmd_serve(args) -> int:
+    import logging
+
+    from .daemon import FatalError, serve
+
+    settings = _settings(args, _MQTT_FLAGS + ["persistent", "model", "smoothing", "acc_units", "gyro_units", "frame",
+                                             "sensor_logger_topic", "stats_interval", "ha_discovery", "log_level",
+                                             "max_payload", "idle_timeout"])
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    model = load_model(settings.model)
+    try:
+        return serve(settings, model)
+    except FatalError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_replay(args) -> int:
+    from .daemon import make_client
+    from .replay import load_recording, replay
+
+    settings = _settings(args, _MQTT_FLAGS)
+    specs = list(args.recording) + [str(n) for n in args.experiment or []]
+    if not specs:
+        raise UsageError("name a recording (CSV, or a HAPT acc_expEE_userUU.txt) or --data ZIP --experiment N")
+    if args.experiment and args.data is None:
+        from .datasets import default_data_path
+
+        args.data = default_data_path()
+    recordings = [load_recording(spec, args.data) for spec in specs]
+    client = make_client(settings, f"harstream-replay-{args.device}"[:64])
+    connect(client, settings)
+    try:
+        sent = replay(client, recordings, args.device, args.format, args.speed, args.batch, settings.prefix, settings.qos,
+                      progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    print(f"published {sent} messages of {sum(len(r) for r in recordings)} samples as {args.device}", file=sys.stderr)
+    return 0
+
+
+def connect(client, settings) -> None:
+    from .daemon import FatalError, connect_or_explain
+
+    try:
+        connect_or_explain(client, settings)
+    except FatalError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_demo(args) -> int:
+    from .demo import run
+
+    result = run(load_model(args.model), speed=args.speed, broker_kind=args.broker, fmt=args.format, recording=args.recording)
+    if result["labels"] < result["expected"]:
+        raise UsageError(f"only {result['labels']} of {result['expected']} labels arrived")
+    return 0
+
+
+def cmd_export_csv(args) -> int:
+    from .datasets import default_data_path, read_hapt
+    from .recording import Recording, write_csv
+
+    data = args.data or default_data_path()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for rec in read_hapt(data, experiments=set(args.experiment) if args.experiment else None):
+        path = args.out / f"exp{rec.experiment:02d}_user{rec.subject:02d}.csv"
+        write_csv(Recording.from_hapt(rec), path)
+        print(path)
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .datasets.download import download
+
+    path = download(args.dataset, cache=args.cache, url=args.url, sha256=args.sha256, quiet=args.quiet)
+    print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harstream", description="Human activity recognition from IMU streams over MQTT, on TFLite.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train an architecture N times, report, export the best-on-validation to TFLite")
+    p.add_argument("--arch", required=True, help="lstm, cnn-lstm, convlstm, ...")
+    p.add_argument("--repeats", type=int, default=1)
+    _add_data(p)
+    p.add_argument("--out", type=Path, default=Path("models"))
+    p.add_argument("--epochs", type=int, default=None, help="default: the architecture's own")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", default=None, help="file name of the exported model (default: the arch)")
+    p.add_argument("--max-windows", type=int, default=None, help="use at most this many windows per split (quick runs, tests)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy of a TFLite model on the test subjects (no TensorFlow needed)")
+    p.add_argument("--model", type=Path, required=True)
+    _add_data(p)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("download", help="fetch a UCI dataset into the cache, verified")
+    p.add_argument("dataset", choices=["hapt", "uci-har"])
+    p.add_argument("--cache", type=Path, default=None, help="default: $HARSTREAM_CACHE or ~/.cache/harstream")
+    p.add_argument("--url", default=None, help="a mirror to fetch from instead")
+    p.add_argument("--sha256", default=None, help="expected checksum (overrides the built-in one)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_download)
+    p = sub.add_parser("predict", help="label a recording offline with the same core the daemon runs")
+    p.add_argument("recording", help="CSV recording, HAPT acc_expEE_userUU.txt, or an experiment number with --data")
+    p.add_argument("--model", type=Path, default=None, help="default: models/DEFAULT")
+    _add_data(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per window")
+    p.add_argument("--device", default="recording")
+    p.add_argument("--smoothing", type=int, default=1)
+    p.add_argument("--chunk", type=int, default=4096, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_predict)
+
+    def mqtt_flags(p):
+        p.add_argument("--config", type=Path, default=None, help="TOML settings file")
+        p.add_argument("--broker", help="mqtt://HOST[:PORT], mqtts://, ws:// or wss://")
+        p.add_argument("--client-id")
+        p.add_argument("--prefix", help="topic prefix (default har)")
+        p.add_argument("--qos", type=int)
+        p.add_argument("--username", help="the password comes from HARSTREAM_PASSWORD or --password-file")
+        p.add_argument("--password-file")
+        p.add_argument("--ca", help="CA certificate to verify the broker")
+        p.add_argument("--cert", help="client certificate")
+        p.add_argument("--key", help="client key")
+        p.add_argument("--insecure", action="store_true", default=None, help="do not check the broker's host name")
+        p.add_argument("--keepalive", type=int)
+
+    p = sub.add_parser("serve", help="the daemon: readings in over MQTT, activity labels out")
+    mqtt_flags(p)
+    p.add_argument("--model", help="default: models/DEFAULT")
+    p.add_argument("--persistent", action="store_true", default=None, help="persistent session (keep QoS 1 readings while away)")
+    p.add_argument("--smoothing", type=int, help="average probabilities over the last k windows (default 1: off)")
+    p.add_argument("--acc-units", choices=["g", "m/s2"])
+    p.add_argument("--gyro-units", choices=["rad/s", "deg/s"])
+    p.add_argument("--frame", choices=["android", "ios"], help="Sensor Logger frame for devices not configured otherwise")
+    p.add_argument("--sensor-logger-topic")
+    p.add_argument("--stats-interval", type=float)
+    p.add_argument("--max-payload", type=int)
+    p.add_argument("--idle-timeout", type=float)
+    p.add_argument("--ha-discovery", action="store_true", default=None, help="announce devices to Home Assistant")
+    p.add_argument("--log-level")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("replay", help="publish recordings as a device would")
+    p.add_argument("recording", nargs="*", help="CSV recordings or HAPT acc_expEE_userUU.txt files")
+    mqtt_flags(p)
+    p.add_argument("--device", default="replay")
+    p.add_argument("--speed", type=float, default=1.0, help="1 real time, 10 ten times faster, 0 as fast as possible")
+    p.add_argument("--format", choices=["json", "batch", "csv", "sensor-logger"], default="json")
+    p.add_argument("--batch", type=int, default=None, help="samples per message (default 1 for json/csv, 25 otherwise)")
+    _add_data(p)
+    p.add_argument("--experiment", type=int, action="append", help="HAPT experiment number from --data (repeatable)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("demo", help="broker + daemon + replay of a test subject, live labels beside the truth")
+    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--speed", type=float, default=10.0)
+    p.add_argument("--broker", choices=["auto", "mosquitto", "builtin"], default="auto")
+    p.add_argument("--format", choices=["json", "batch", "csv", "sensor-logger"], default="json")
+    p.add_argument("--recording", default=None, help="default: the bundled test-subject recording")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("export-csv", help="write HAPT experiments out as CSV recordings")
+    _add_data(p)
+    p.add_argument("--experiment", type=int, nargs="*", help="default: all")
+    p.add_argument("--out", type=Path, default=Path("recordings"))
+    p.set_defaults(func=cmd_export_csv)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (DatasetError, ModelError, UsageError, ConfigError, RecordingError) as exc:
+        print(f"harstream: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Daemon settings: a TOML file, then ``HARSTREAM_*`` environment variables, then flags.
+
+The password is read from ``HARSTREAM_PASSWORD`` or from ``password_file``, never
+from the command line, and never logged or published.
+
+Example ``harstream.toml``::
+
+    broker = "mqtts://broker.local:8883"
+    username = "harstream"
+    password_file = "/etc/harstream/password"
+    ca = "/etc/harstream/ca.pem"
+    model = "/opt/harstream/models/tcn.tflite"
+
+    [devices.iphone-anna]          # per-device input settings
+    frame = "ios"
+    acc_units = "m/s2"
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .payloads import Units
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Settings:
+    broker: str = "mqtt://localhost:1883"
+    client_id: str = field(default_factory=lambda: f"harstream-{socket.gethostname()}"[:64])
+    prefix: str = "har"
+    qos: int = 1
+    username: str | None = None
+    password_file: str | None = None
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    insecure: bool = False  # TLS without verifying the server's name (never the default)
+    keepalive: int = 30
+    persistent: bool = False  # a persistent session: QoS 1 readings wait at the broker while we are away
+    model: str | None = None
+    smoothing: int = 1
+    acc_units: str = "g"
+    gyro_units: str = "rad/s"
+    sensor_logger_topic: str = "sensor-logger"
+    sensor_logger_acc_units: str = "m/s2"
+    frame: str = "android"
+    max_payload: int = 256 * 1024
+    max_queue: int = 10_000  # windows waiting for the model; the oldest is dropped beyond it
+    max_batch: int = 256  # windows classified in one call
+    idle_timeout: float = 600.0  # seconds before a silent device's state is freed
+    stats_interval: float = 10.0
+    ha_discovery: bool = False  # publish Home Assistant discovery for each device seen
+    log_level: str = "INFO"
+    devices: dict = field(default_factory=dict)  # device id -> {acc_units, gyro_units, frame}
+
+    # -- derived ------------------------------------------------------------------------------
+    @property
+    def password(self) -> str | None:
+        if os.environ.get("HARSTREAM_PASSWORD"):
+            return os.environ["HARSTREAM_PASSWORD"]
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"password_file {self.password_file}: {exc.strerror}") from None
+        return None
+
+    def endpoint(self) -> tuple[str, int, str, bool, str]:
+        """(host, port, transport, tls, websocket path) from the broker URL."""
+        url = urlparse(self.broker if "://" in self.broker else f"mqtt://{self.broker}")
+        schemes = {"mqtt": (1883, "tcp", False), "tcp": (1883, "tcp", False), "mqtts": (8883, "tcp", True),
+                   "ssl": (8883, "tcp", True), "ws": (80, "websockets", False), "wss": (443, "websockets", True)}
+        if url.scheme not in schemes or not url.hostname:
+            raise ConfigError(f"broker {self.broker!r}: use mqtt://HOST[:PORT], mqtts://, ws:// or wss://")
+        if url.username or url.password:
+            raise ConfigError("put the user name in 'username' and the password in HARSTREAM_PASSWORD or password_file, not in the broker URL")
+        port, transport, tls = schemes[url.scheme]
+        return url.hostname, url.port or port, transport, tls or bool(self.ca), url.path or "/mqtt"
+
+    def units_for(self, device: str, sensor_logger: bool = False) -> Units:
+        own = self.devices.get(device, {})
+        default_acc = self.sensor_logger_acc_units if sensor_logger else self.acc_units
+        return Units(own.get("acc_units", default_acc), own.get("gyro_units", self.gyro_units))
+
+    def frame_for(self, device: str) -> str:
+        return self.devices.get(device, {}).get("frame", self.frame)
+
+    def validate(self) -> "Settings":
+        self.endpoint()
+        if self.qos not in (0, 1, 2):
+            raise ConfigError(f"qos {self.qos}: use 0, 1 or 2")
+        if not self.prefix or any(c in self.prefix for c in "+#") or self.prefix.endswith("/"):
+            raise ConfigError(f"prefix {self.prefix!r}: a topic prefix without wildcards or a trailing /")
+        if self.smoothing < 1 or self.max_queue < 1 or self.max_batch < 1 or self.max_payload < 64:
+            raise ConfigError("smoothing, max_queue and max_batch must be at least 1, max_payload at least 64")
+        for name in ("ca", "cert", "key"):
+            value = getattr(self, name)
+            if value and not Path(value).is_file():
+                raise ConfigError(f"{name} {value}: no such file")
+        if bool(self.cert) != bool(self.key):
+            raise ConfigError("a client certificate needs both cert and key")
+        try:
+            self.units_for("")
+            self.units_for("", sensor_logger=True)
+            for device in self.devices:
+                self.units_for(device)
+                if self.frame_for(device) not in ("android", "ios"):
+                    raise ValueError(f"device {device}: frame must be android or ios")
+            if self.frame not in ("android", "ios"):
+                raise ValueError(f"frame {self.frame!r}: use android or ios")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        return self
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, value, source: str):
+    kind = type(getattr(Settings(), name))
+    if name in ("username", "password_file", "ca", "cert", "key", "model"):
+        kind = str
+    try:
+        if kind is bool and isinstance(value, str):
+            if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            return value.lower() in ("1", "true", "yes", "on")
+        if kind is dict:
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return value
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} = {value!r} is not a valid {kind.__name__}") from None
+
+
+def load(path: str | Path | None = None, env=os.environ, flags: dict | None = None) -> Settings:
+    values: dict = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        for section in ("mqtt", "daemon", "input", "model"):  # sections are only for the reader's eye
+            if isinstance(data.get(section), dict) and section not in _FIELDS:
+                data.update(data.pop(section))
+        if "password" in data:
+            raise ConfigError(f"{path}: put the password in a password_file or HARSTREAM_PASSWORD, not in the settings file")
+        for name, value in data.items():
+            if name not in _FIELDS:
+                raise ConfigError(f"{path}: unknown setting {name!r}")
+            values[name] = _coerce(name, value, str(path))
+    for name in _FIELDS:
+        key = f"HARSTREAM_{name.upper()}"
+        if key in env and name != "devices":
+            values[name] = _coerce(name, env[key], key)
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    return Settings(**values).validate()

@@ -1,0 +1,211 @@
+"""The pure core: timestamped samples in, labelled windows out.  No MQTT, no files.
+
+Per device: a resampler onto the model's rate, the shared causal preprocessing,
+and a window of ``window`` samples emitted every ``step``.  ``Recognizer`` keeps
+many devices and classifies the windows they complete together in one batch.
+
+>>> import numpy as np
+>>> stream = DeviceStream(rate=50.0, window=128, step=64)
+>>> t = np.arange(300) / 50.0
+>>> raw = np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], (300, 1))
+>>> [(w.seq, w.start, w.end) for w in stream.push(t, raw)]     # floor((300 - 128) / 64) + 1 = 3
+[(0, 0.0, 2.54), (1, 1.28, 3.82), (2, 2.56, 5.1)]
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import preprocess
+
+MAX_GAP_S = 1.0
+
+
+@dataclass
+class Window:
+    """A completed window of one device: device time of its first and last sample, and its rows."""
+
+    device: str
+    seq: int
+    start: float
+    end: float
+    data: np.ndarray  # (window, len(CHANNELS)) preprocessed
+
+
+@dataclass
+class Label:
+    device: str
+    seq: int
+    start: float
+    end: float
+    activity: str
+    confidence: float
+    probabilities: dict
+    model: str
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "seq": self.seq, "start": self.start, "end": self.end, "activity": self.activity,
+                "confidence": self.confidence, "probabilities": self.probabilities, "model": self.model}
+
+
+class Resampler:
+    """Irregular timestamps onto a grid at ``rate`` Hz by linear interpolation.
+
+    The grid starts at the first sample's time; sample k of the grid is at
+    ``t0 + k / rate``, so a stream sampled exactly on the grid passes unchanged.
+    """
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.reset()
+
+    def reset(self) -> None:
+        self.t0 = None
+        self.k_next = 0
+        self.last_t = None
+        self.last_x = None
+
+    def push(self, t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """t strictly increasing and after the last sample; returns (grid times, values)."""
+        if self.t0 is None:
+            self.t0 = float(t[0])
+        if self.last_t is not None:
+            t = np.concatenate([[self.last_t], t])
+            x = np.concatenate([self.last_x[None], x])
+        # A tolerance of 1e-6 of a period keeps rounding in timestamps from losing a grid point.
+        k_end = math.floor((t[-1] - self.t0) * self.rate + 1e-6)
+        ks = np.arange(self.k_next, k_end + 1)
+        grid = self.t0 + ks / self.rate
+        i = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
+        j = np.minimum(i + 1, len(t) - 1)
+        span = t[j] - t[i]
+        w = np.divide(grid - t[i], span, out=np.zeros_like(grid), where=span > 0).clip(0.0, 1.0)
+        values = x[i] + w[:, None] * (x[j] - x[i])  # w is 0 on a sample: its values pass exactly
+        self.k_next = k_end + 1
+        self.last_t, self.last_x = float(t[-1]), x[-1].copy()
+        return grid, values
+
+
+class DeviceStream:
+    """One device: resample, preprocess, cut windows.  ``push`` returns the windows completed.
+
+    A gap longer than ``max_gap`` seconds, or time going backwards, resets the
+    resampler, filters and window (counted in ``counts``); a repeated timestamp
+    is dropped.
+    """
+
+    def __init__(self, rate: float = 50.0, window: int = 128, step: int = 64, device: str = "", max_gap: float = MAX_GAP_S):
+        self.device, self.window, self.step, self.max_gap = device, window, step, max_gap
+        self.resampler = Resampler(rate)
+        self.preprocessor = preprocess.Preprocessor(rate)
+        self.counts = Counter()
+        self.seq = 0
+        self._reset_window()
+
+    def _reset_window(self) -> None:
+        self._rows = np.zeros((0, len(preprocess.CHANNELS)))
+        self._times = np.zeros(0)
+        self._filled = 0  # samples since the last reset
+
+    def reset(self, reason: str) -> None:
+        self.counts[reason] += 1
+        self.resampler.reset()
+        self.preprocessor.reset()
+        self._reset_window()
+
+    def push(self, t, raw) -> list[Window]:
+        t = np.asarray(t, dtype=np.float64).reshape(-1)
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(t), 6)
+        out: list[Window] = []
+        start = 0
+        prev = self.resampler.last_t
+        # Split the batch where time repeats, jumps or runs backwards; the runs between are clean.
+        dt = np.diff(t, prepend=prev if prev is not None else t[0] - 1.0) if len(t) else t
+        for i in np.flatnonzero((dt <= 0) | (dt > self.max_gap)):
+            out += self._run(t[start:i], raw[start:i])
+            if dt[i] == 0:
+                self.counts["duplicate"] += 1
+                start = i + 1
+                continue
+            self.reset("gap" if dt[i] > 0 else "backwards")
+            start = i
+        out += self._run(t[start:], raw[start:])
+        self.counts["samples"] += len(t)
+        return out
+
+    def _run(self, t: np.ndarray, raw: np.ndarray) -> list[Window]:
+        if not len(t):
+            return []
+        grid, values = self.resampler.push(t, raw)
+        if not len(grid):
+            return []
+        rows = np.concatenate([self._rows, self.preprocessor.process(values)])
+        times = np.concatenate([self._times, grid])
+        first = self._filled - len(self._rows)  # sample number of rows[0] since the reset
+        self._filled += len(grid)
+        # Windows end at sample numbers e with e >= window and (e - window) % step == 0.
+        lo = max(self.window, first + self.window)
+        e0 = lo + (-(lo - self.window)) % self.step
+        windows = []
+        for e in range(e0, self._filled + 1, self.step):
+            a = e - self.window - first
+            windows.append(Window(self.device, self.seq, float(times[a]), float(times[a + self.window - 1]), rows[a:a + self.window]))
+            self.seq += 1
+        keep = self.window - 1
+        self._rows, self._times = rows[-keep:], times[-keep:]
+        return windows
+
+
+@dataclass
+class Recognizer:
+    """Many devices and one model: ``push`` samples, ``classify`` completed windows in a batch.
+
+    ``smoothing`` > 1 averages each device's probabilities over its last k windows.
+    """
+
+    model: object
+    smoothing: int = 1
+    max_gap: float = MAX_GAP_S
+    devices: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        info = self.model.info
+        self._columns = [preprocess.CHANNELS.index(c) for c in info.channels]
+        self._history: dict[str, deque] = {}
+
+    def stream(self, device: str) -> DeviceStream:
+        s = self.devices.get(device)
+        if s is None:
+            info = self.model.info
+            s = self.devices[device] = DeviceStream(info.sample_rate_hz, info.window, info.step, device, self.max_gap)
+        return s
+
+    def push(self, device: str, t, raw) -> list[Window]:
+        return self.stream(device).push(t, raw)
+
+    def forget(self, device: str) -> None:
+        self.devices.pop(device, None)
+        self._history.pop(device, None)
+
+    def classify(self, windows: list[Window]) -> list[Label]:
+        if not windows:
+            return []
+        X = np.stack([w.data[:, self._columns] for w in windows]).astype(np.float32)
+        probs = self.model.predict(X)
+        labels = self.model.info.labels
+        out = []
+        for w, p in zip(windows, probs):
+            if self.smoothing > 1:
+                h = self._history.setdefault(w.device, deque(maxlen=self.smoothing))
+                h.append(p)
+                p = np.mean(h, axis=0)
+            k = int(np.argmax(p))
+            out.append(Label(w.device, w.seq, w.start, w.end, labels[k], float(p[k]),
+                             {name: float(v) for name, v in zip(labels, p)}, self.model.name))
+        return out
+
+    def feed(self, device: str, t, raw) -> list[Label]:
+        return self.classify(self.push(device, t, raw))

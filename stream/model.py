@@ -1,0 +1,174 @@
+"""A model artifact: ``NAME.tflite`` beside ``NAME.json`` (its metadata), run by a TFLite interpreter.
+
+The interpreter is ai-edge-litert's, else tflite-runtime's, else TensorFlow's
+(``HARSTREAM_TFLITE=litert|tflite-runtime|tensorflow`` forces one).  Everything
+the daemon needs to feed the model (channels, units, rate, window, step,
+preprocessing version) comes from the metadata and is checked at load time.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import preprocess
+
+FORMAT = "harstream-model/1"
+UNITS = {"acc": "g", "gyro": "rad/s"}
+
+
+class ModelError(Exception):
+    """The model file or its metadata is missing, corrupt, or does not fit this runtime."""
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    labels: list[str]
+    channels: list[str]
+    sample_rate_hz: float = 50.0
+    window: int = 128
+    step: int = 64
+    preprocessing: str = preprocess.VERSION
+    units: dict = field(default_factory=lambda: dict(UNITS))
+    arch: str = ""
+    accuracy: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    format: str = FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str) -> "ModelInfo":
+        known = set(cls.__dataclass_fields__)
+        missing = {"name", "labels", "channels"} - set(data)
+        if missing:
+            raise ModelError(f"{where}: metadata lacks {', '.join(sorted(missing))}")
+        info = cls(**{k: v for k, v in data.items() if k in known})
+        info.validate(where)
+        return info
+
+    def validate(self, where: str) -> None:
+        problems = []
+        if self.format != FORMAT:
+            problems.append(f"format is {self.format!r}, this runtime reads {FORMAT!r}")
+        if self.preprocessing != preprocess.VERSION:
+            problems.append(f"trained with preprocessing {self.preprocessing!r}, this runtime has {preprocess.VERSION!r}")
+        unknown = [c for c in self.channels if c not in preprocess.CHANNELS]
+        if unknown or not self.channels:
+            problems.append(f"unknown channels {unknown or '(none)'}; this runtime makes {', '.join(preprocess.CHANNELS)}")
+        if self.units != UNITS:
+            problems.append(f"units {self.units} differ from the runtime's {UNITS}")
+        if not (isinstance(self.window, int) and isinstance(self.step, int) and 0 < self.step <= self.window):
+            problems.append(f"window {self.window!r} and step {self.step!r} must be whole numbers with 0 < step <= window")
+        if not (isinstance(self.sample_rate_hz, (int, float)) and 1 <= self.sample_rate_hz <= 1000):
+            problems.append(f"sample rate {self.sample_rate_hz!r} Hz is not plausible")
+        if not self.labels or len(set(self.labels)) != len(self.labels):
+            problems.append("labels must be a non-empty list of distinct names")
+        if problems:
+            raise ModelError(f"{where}: " + "; ".join(problems))
+
+
+def metadata_path(model_path: str | Path) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def load_interpreter_class():
+    """(Interpreter class, backend name): the first TFLite runtime that imports."""
+    choice = os.environ.get("HARSTREAM_TFLITE", "")
+    tried = []
+    for name in ([choice] if choice else ["litert", "tflite-runtime", "tensorflow"]):
+        try:
+            if name == "litert":
+                from ai_edge_litert.interpreter import Interpreter
+            elif name == "tflite-runtime":
+                from tflite_runtime.interpreter import Interpreter
+            elif name == "tensorflow":
+                from tensorflow.lite import Interpreter  # last resort: large, slow to import
+            else:
+                raise ModelError(f"HARSTREAM_TFLITE={name!r}: choose litert, tflite-runtime or tensorflow")
+            return Interpreter, name
+        except ImportError as exc:
+            tried.append(f"{name} ({exc})")
+    raise ModelError("no TFLite runtime: install ai-edge-litert (or tflite-runtime). Tried " + "; ".join(tried))
+
+
+class Model:
+    """A loaded, validated model.  ``predict`` takes (n, window, channels) and returns (n, classes).
+
+    Models with a dynamic batch take all n windows in one call; models exported
+    with a batch of 1 (recurrent ones) are called once per window.
+    """
+
+    def __init__(self, path: str | Path, threads: int = 1):
+        self.path = Path(path)
+        meta_path = metadata_path(self.path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such model file")
+        if not meta_path.is_file():
+            raise ModelError(f"{self.path}: its metadata {meta_path.name} is missing (it says which channels, units and window the model expects)")
+        try:
+            data = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ModelError(f"{meta_path}: metadata must be a JSON object")
+        self.info = ModelInfo.from_dict(data, str(meta_path))
+        Interpreter, self.backend = load_interpreter_class()
+        try:
+            self._interp = Interpreter(model_path=str(self.path), num_threads=threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.path}: not a loadable TFLite model ({str(exc).strip().splitlines()[0]})") from None
+        inp, out = self._interp.get_input_details(), self._interp.get_output_details()
+        if len(inp) != 1 or len(out) != 1:
+            raise ModelError(f"{self.path}: expected one input and one output tensor, found {len(inp)} and {len(out)}")
+        self._in, self._out = inp[0], out[0]
+        want = (self.info.window, len(self.info.channels))
+        if tuple(self._in["shape"][1:]) != want:
+            raise ModelError(f"{self.path}: input shape {list(self._in['shape'])} does not fit window {want[0]} x {want[1]} channels of its metadata")
+        if self._out["shape"][-1] != len(self.info.labels):
+            raise ModelError(f"{self.path}: {self._out['shape'][-1]} outputs but {len(self.info.labels)} labels in its metadata")
+        self.dynamic_batch = int(self._in.get("shape_signature", self._in["shape"])[0]) == -1
+        self._batch = int(self._in["shape"][0])
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        dtype = self._in["dtype"]
+        if dtype == np.float32:
+            return x.astype(np.float32, copy=False)
+        scale, zero = self._in["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+    def _dequantize(self, y: np.ndarray) -> np.ndarray:
+        if self._out["dtype"] == np.float32:
+            return y.astype(np.float64)
+        scale, zero = self._out["quantization"]
+        return (y.astype(np.float64) - zero) * scale
+
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
+        if len(x) != self._batch:
+            self._interp.resize_tensor_input(self._in["index"], [len(x), *self._in["shape"][1:]])
+            self._interp.allocate_tensors()
+            self._batch = len(x)
+        self._interp.set_tensor(self._in["index"], self._quantize(x))
+        self._interp.invoke()
+        return self._dequantize(self._interp.get_tensor(self._out["index"]))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 3 or X.shape[1:] != (self.info.window, len(self.info.channels)):
+            raise ValueError(f"expected windows of shape (n, {self.info.window}, {len(self.info.channels)}), got {X.shape}")
+        if len(X) == 0:
+            return np.zeros((0, len(self.info.labels)))
+        if self.dynamic_batch:
+            return self._invoke(X)
+        return np.concatenate([self._invoke(X[i:i + 1]) for i in range(len(X))])

@@ -1,0 +1,121 @@
+"""The Sensor Logger app's MQTT messages (Android and iOS), aligned into (t, raw) samples.
+
+A message: ``{"messageId", "sessionId", "deviceId", "payload": [{"name", "time", "x", "y", "z"}, ...]}``
+with ``time`` in epoch nanoseconds (the values may also sit under ``"values"``).
+``accelerometer`` is without gravity, so total = accelerometer + gravity, or
+Android's ``totalacceleration`` where sent; all in m/s² by default, gyroscope
+in rad/s.  Each sensor has its own timestamps: the aligner emits a sample at
+each acceleration reading once the other sensors have caught up with it,
+interpolating them linearly.  On iOS without "Standardise Units & Frames",
+acceleration and gravity have the opposite sign: ``frame="ios"`` flips them.
+
+>>> aligner = Aligner()
+>>> msg = {"deviceId": "pixel", "payload": [
+...     {"name": "totalacceleration", "time": 1_000_000_000, "x": 0, "y": 0, "z": 9.80665},
+...     {"name": "gyroscope", "time": 1_010_000_000, "x": 0.2, "y": 0, "z": 0},
+...     {"name": "gyroscope", "time": 990_000_000, "x": 0.0, "y": 0, "z": 0}]}
+>>> device, items = split_message(msg)
+>>> t, raw = aligner.push(items)
+>>> device, t.tolist(), raw.round(6).tolist()
+('pixel', [1.0], [[0.0, 0.0, 1.0, 0.1, 0.0, 0.0]])
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from .payloads import ACC_UNITS, GYRO_UNITS, MAX_SAMPLES, Reject, Units, check
+
+SENSORS = ("accelerometer", "totalacceleration", "gravity", "gyroscope")
+MAX_BUFFERED = 2_000  # readings per sensor waiting for the others
+
+
+def split_message(msg) -> tuple[str, list[tuple[str, float, list[float]]]]:
+    """(device id, [(sensor, t seconds, [x, y, z])]) of the readings we use; others are ignored."""
+    if not isinstance(msg, dict) or not isinstance(msg.get("payload"), list):
+        raise Reject("bad_shape", "a Sensor Logger message needs a 'payload' list")
+    device = msg.get("deviceId")
+    if not isinstance(device, str):
+        raise Reject("missing_field", "a Sensor Logger message needs a 'deviceId' string")
+    if len(msg["payload"]) > 4 * MAX_SAMPLES:
+        raise Reject("too_many_samples", f"{len(msg['payload'])} readings in one message")
+    items = []
+    for i, item in enumerate(msg["payload"]):
+        if not isinstance(item, dict):
+            raise Reject("bad_type", f"payload item {i} is not an object")
+        name = item.get("name")
+        if name not in SENSORS:
+            continue  # the app also sends location, battery, ...; not ours
+        values = item.get("values", item)
+        if not isinstance(values, dict):
+            raise Reject("bad_type", f"payload item {i}: 'values' is not an object")
+        try:
+            xyz = [float(values[k]) for k in ("x", "y", "z")]
+            t = float(item["time"]) / 1e9
+        except KeyError as exc:
+            raise Reject("missing_field", f"payload item {i} ({name}) has no {exc.args[0]}") from None
+        except (TypeError, ValueError):
+            raise Reject("bad_type", f"payload item {i} ({name}) holds something that is not a number") from None
+        if isinstance(values.get("x"), bool):
+            raise Reject("bad_type", f"payload item {i} ({name}) holds a boolean")
+        items.append((name, t, xyz))
+    return device, items
+
+
+class Aligner:
+    """Per device: buffers each sensor and emits joint samples when all have caught up."""
+
+    def __init__(self, units: Units = Units("m/s2", "rad/s"), frame: str = "android"):
+        if frame not in ("android", "ios"):
+            raise ValueError(f"frame {frame!r}: use android or ios")
+        self.units, self.frame = units, frame
+        self.buffers = {name: (np.zeros(0), np.zeros((0, 3))) for name in SENSORS}
+        self.counts = Counter()
+        self.emitted_to = -np.inf
+
+    def push(self, items) -> tuple[np.ndarray, np.ndarray]:
+        for name in SENSORS:
+            new = [(t, xyz) for n, t, xyz in items if n == name]
+            if new:
+                t_old, v_old = self.buffers[name]
+                t = np.concatenate([t_old, [t for t, _ in new]])
+                v = np.concatenate([v_old, [xyz for _, xyz in new]])
+                order = np.argsort(t, kind="stable")
+                t, v = t[order], v[order]
+                if len(t) > MAX_BUFFERED:
+                    self.counts["sensor_logger_overflow"] += len(t) - MAX_BUFFERED
+                    t, v = t[-MAX_BUFFERED:], v[-MAX_BUFFERED:]
+                self.buffers[name] = (t, v)
+        total = len(self.buffers["totalacceleration"][0]) > 0
+        reference = "totalacceleration" if total else "accelerometer"
+        others = ["gyroscope"] if total else ["gravity", "gyroscope"]
+        ref_t, ref_v = self.buffers[reference]
+        if not len(ref_t) or any(not len(self.buffers[o][0]) for o in others):
+            return np.zeros(0), np.zeros((0, 6))
+        ready_to = min(self.buffers[o][0][-1] for o in others)
+        ready = (ref_t <= ready_to) & (ref_t > self.emitted_to)
+        t = ref_t[ready]
+        acc = ref_v[ready].copy()
+        if not total:
+            acc += self._at("gravity", t)
+        gyro = self._at("gyroscope", t)
+        if len(t):
+            self.emitted_to = t[-1]
+        self._trim(reference, others)
+        sign = -1.0 if self.frame == "ios" else 1.0
+        raw = np.hstack([sign * acc * ACC_UNITS[self.units.acc], gyro * GYRO_UNITS[self.units.gyro]])
+        return check(t, raw)
+
+    def _at(self, name: str, t: np.ndarray) -> np.ndarray:
+        st, sv = self.buffers[name]
+        return np.stack([np.interp(t, st, sv[:, c]) for c in range(3)], axis=1)
+
+    def _trim(self, reference: str, others: list[str]) -> None:
+        rt, rv = self.buffers[reference]
+        keep = rt > self.emitted_to
+        self.buffers[reference] = (rt[keep], rv[keep])
+        for name in others:  # keep the last reading at or before what was emitted, to interpolate from
+            st, sv = self.buffers[name]
+            first = max(int(np.searchsorted(st, self.emitted_to, side="right")) - 1, 0)
+            self.buffers[name] = (st[first:], sv[first:])
