@@ -51,6 +51,8 @@ class Mosquitto:
     def config(self) -> str:
         return (f"per_listener_settings false\nlistener {self.port} 127.0.0.1\n"
                 f"persistence false\nlog_dest file {self.dir / 'mosquitto.log'}\n"
+                # A replay at full speed outruns any subscriber: queue for it instead of dropping (default 1000).
+                "max_queued_messages 1000000\n"
                 + (self.extra if "allow_anonymous" in self.extra else "allow_anonymous true\n" + self.extra))
 
     def start(self) -> "Mosquitto":

@@ -75,8 +75,9 @@ class Resampler:
         if self.last_t is not None:
             t = np.concatenate([[self.last_t], t])
             x = np.concatenate([self.last_x[None], x])
-        # A tolerance of 1e-6 of a period keeps rounding in timestamps from losing a grid point.
-        k_end = math.floor((t[-1] - self.t0) * self.rate + 1e-6)
+        # Epoch seconds resolve only ~2.4e-7 s: a tolerance of 1e-3 of a period keeps that
+        # rounding from losing a grid point (the point then takes the sample's value).
+        k_end = math.floor((t[-1] - self.t0) * self.rate + 1e-3)
         ks = np.arange(self.k_next, k_end + 1)
         grid = self.t0 + ks / self.rate
         i = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)

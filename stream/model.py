@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -133,6 +134,7 @@ class Model:
             raise ModelError(f"{self.path}: input shape {list(self._in['shape'])} does not fit window {want[0]} x {want[1]} channels of its metadata")
         if self._out["shape"][-1] != len(self.info.labels):
             raise ModelError(f"{self.path}: {self._out['shape'][-1]} outputs but {len(self.info.labels)} labels in its metadata")
+        self._lock = threading.Lock()  # an interpreter is not safe to call from two threads
         self.dynamic_batch = int(self._in.get("shape_signature", self._in["shape"])[0]) == -1
         self._batch = int(self._in["shape"][0])
 
@@ -169,6 +171,7 @@ class Model:
             raise ValueError(f"expected windows of shape (n, {self.info.window}, {len(self.info.channels)}), got {X.shape}")
         if len(X) == 0:
             return np.zeros((0, len(self.info.labels)))
-        if self.dynamic_batch:
-            return self._invoke(X)
-        return np.concatenate([self._invoke(X[i:i + 1]) for i in range(len(X))])
+        with self._lock:
+            if self.dynamic_batch:
+                return self._invoke(X)
+            return np.concatenate([self._invoke(X[i:i + 1]) for i in range(len(X))])

@@ -73,12 +73,14 @@ def decode_json(payload: bytes):
         return json.loads(text, parse_constant=_no_constants)
     except RecursionError:
         raise Reject("invalid_json", "nested too deeply") from None
+    except Reject:
+        raise
     except ValueError as exc:
         raise Reject("invalid_json", str(exc)) from None
 
 
 def _no_constants(name: str):
-    raise ValueError(f"{name} is not a number")
+    raise Reject("not_finite", f"{name} is not a finite number")
 
 
 def _array(value, shape_tail: tuple, what: str) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from . import preprocess
 from .payloads import G
 from .recording import Recording, RecordingError, read_csv
+from .sensorlogger import seconds_to_ns
 
 FORMATS = ("json", "batch", "csv", "sensor-logger")
 DEFAULT_BATCH = {"json": 1, "batch": 25, "csv": 1, "sensor-logger": 25}
@@ -65,7 +66,7 @@ def encode(fmt: str, device: str, t: np.ndarray, raw: np.ndarray, message_id: in
         gravity = _gravity(raw)
         items = []
         for ti, acc, grav, gyro in zip(t.tolist(), (raw[:, :3] - gravity) * G, gravity * G, raw[:, 3:]):
-            ns = round(ti * 1e9)
+            ns = seconds_to_ns(ti)
             items += [{"name": "accelerometer", "time": ns, "x": acc[0], "y": acc[1], "z": acc[2]},
                       {"name": "gravity", "time": ns, "x": grav[0], "y": grav[1], "z": grav[2]},
                       {"name": "gyroscope", "time": ns, "x": gyro[0], "y": gyro[1], "z": gyro[2]}]

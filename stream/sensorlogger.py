@@ -31,6 +31,21 @@ SENSORS = ("accelerometer", "totalacceleration", "gravity", "gyroscope")
 MAX_BUFFERED = 2_000  # readings per sensor waiting for the others
 
 
+def ns_to_seconds(ns) -> float:
+    """Epoch nanoseconds to seconds, as exactly as a float allows (ns / 1e9 loses ~100 ns at today's epoch)."""
+    if isinstance(ns, bool) or not isinstance(ns, (int, float)):
+        raise TypeError("time must be a number")
+    if isinstance(ns, int):
+        return (ns // 1_000_000_000) + (ns % 1_000_000_000) / 1e9
+    return ns / 1e9
+
+
+def seconds_to_ns(t: float) -> int:
+    """The inverse of ``ns_to_seconds`` for float seconds: whole seconds and fraction apart."""
+    whole = int(t // 1)
+    return whole * 1_000_000_000 + round((t - whole) * 1e9)
+
+
 def split_message(msg) -> tuple[str, list[tuple[str, float, list[float]]]]:
     """(device id, [(sensor, t seconds, [x, y, z])]) of the readings we use; others are ignored."""
     if not isinstance(msg, dict) or not isinstance(msg.get("payload"), list):
@@ -52,7 +67,7 @@ def split_message(msg) -> tuple[str, list[tuple[str, float, list[float]]]]:
             raise Reject("bad_type", f"payload item {i}: 'values' is not an object")
         try:
             xyz = [float(values[k]) for k in ("x", "y", "z")]
-            t = float(item["time"]) / 1e9
+            t = ns_to_seconds(item["time"])
         except KeyError as exc:
             raise Reject("missing_field", f"payload item {i} ({name}) has no {exc.args[0]}") from None
         except (TypeError, ValueError):

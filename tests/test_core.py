@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from stream import preprocess
+from stream.core import DeviceStream, Recognizer
+
+
+def still(n, rate=50.0, t0=1732450000.0):
+    t = t0 + np.arange(n) / rate
+    return t, np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], (n, 1))
+
+
+@pytest.mark.parametrize("n", [127, 128, 129, 191, 192, 193, 1000, 16565])
+@pytest.mark.parametrize("chunk", [1, 25, 100000])
+def test_n_samples_give_floor_n_minus_128_over_64_plus_1_windows(n, chunk):
+    t, raw = still(n)
+    stream = DeviceStream()
+    windows = [w for i in range(0, n, chunk) for w in stream.push(t[i:i + chunk], raw[i:i + chunk])]
+    assert len(windows) == (max((n - 128) // 64 + 1, 0) if n >= 128 else 0)
+    assert [w.seq for w in windows] == list(range(len(windows)))
+
+
+def test_streamed_windows_equal_whole_recording_preprocessing(recording):
+    whole = preprocess.Preprocessor().process(recording.raw)
+    stream = DeviceStream()
+    windows = []
+    rng = np.random.default_rng(0)
+    i = 0
+    while i < len(recording):
+        k = int(rng.integers(1, 60))
+        windows += stream.push(recording.t[i:i + k], recording.raw[i:i + k])
+        i += k
+    assert len(windows) == (len(recording) - 128) // 64 + 1
+    for w in windows:
+        np.testing.assert_allclose(w.data, whole[w.seq * 64:w.seq * 64 + 128], atol=1e-9, rtol=0)
+        assert w.start == recording.t[w.seq * 64] and w.end == recording.t[w.seq * 64 + 127]
+
+
+@pytest.mark.parametrize("rate", [100.0, 60.0, 50.0])
+def test_other_rates_and_jitter_are_resampled_to_the_models_rate(recording, rate):
+    n = 3000  # 60 s at 50 Hz
+    t_ref, raw_ref = recording.t[:n], recording.raw[:n]
+    rng = np.random.default_rng(3)
+    t_dev = np.arange(0, t_ref[-1], 1 / rate) + rng.uniform(-0.002, 0.002, int(np.ceil(t_ref[-1] * rate)))
+    t_dev = np.sort(np.clip(t_dev, 0, t_ref[-1]))
+    raw_dev = np.stack([np.interp(t_dev, t_ref, raw_ref[:, c]) for c in range(6)], axis=1)
+    stream = DeviceStream()
+    windows = [w for i in range(0, len(t_dev), 7) for w in stream.push(t_dev[i:i + 7], raw_dev[i:i + 7])]
+    expected = (int((t_dev[-1] - t_dev[0]) * 50) + 1 - 128) // 64 + 1
+    assert abs(len(windows) - expected) <= 1
+    grid_step = np.diff([w.start for w in windows])
+    np.testing.assert_allclose(grid_step, 64 / 50.0, atol=1e-9)  # labels every 1.28 s of device time
+
+
+def test_gap_and_backwards_time_reset_and_are_counted_duplicates_dropped():
+    t, raw = still(400)
+    stream = DeviceStream()
+    assert len(stream.push(t[:200], raw[:200])) == 2
+    stream.push(t[199:201], raw[199:201])  # t[199] again: a duplicate
+    assert stream.counts["duplicate"] == 1
+    stream.push(t[201:] + 5.0, raw[201:])  # a 5 s gap
+    assert stream.counts["gap"] == 1
+    assert stream.seq == 2 + ((199 - 128) // 64 + 1)  # the window restarts after the gap
+    stream.push(t[:10], raw[:10])  # back in time
+    assert stream.counts["backwards"] == 1
+
+
+def test_recognizer_batches_devices_and_smooths(model, recording):
+    rec = Recognizer(model)
+    a = rec.push("a", recording.t[:1000], recording.raw[:1000])
+    b = rec.push("b", recording.t[5000:6000], recording.raw[5000:6000])
+    labels = rec.classify(a + b)
+    assert {lab.device for lab in labels} == {"a", "b"}
+    assert all(abs(sum(lab.probabilities.values()) - 1) < 1e-4 for lab in labels)
+    alone = Recognizer(model).feed("b", recording.t[5000:6000], recording.raw[5000:6000])
+    assert [lab.activity for lab in labels if lab.device == "b"] == [lab.activity for lab in alone]
+    smoothed = Recognizer(model, smoothing=3).feed("b", recording.t[5000:6000], recording.raw[5000:6000])
+    p = np.array([list(lab.probabilities.values()) for lab in alone])
+    np.testing.assert_allclose(list(smoothed[2].probabilities.values()), p[:3].mean(axis=0), atol=1e-9)

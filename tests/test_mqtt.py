@@ -1,0 +1,173 @@
+"""The daemon through a real Mosquitto: what it publishes is exactly what ``predict`` computes."""
+import json
+import time
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+
+from stream.config import Settings
+from stream.core import Recognizer
+from stream.daemon import Daemon
+from stream.recording import Recording
+from stream.replay import encode, replay
+
+N = 2200  # 33 windows
+
+
+@pytest.fixture
+def daemon(broker, model):
+    made = []
+
+    def start(**overrides):
+        settings = Settings(broker=broker.url, client_id=f"harstream-test-{len(made)}", stats_interval=0.3, **overrides).validate()
+        d = Daemon(settings, model)
+        d.start()
+        made.append(d)
+        return d
+
+    yield start
+    for d in made:
+        d.stop()
+
+
+def offline_labels(model, rec: Recording):
+    return Recognizer(model).feed("x", rec.t, rec.raw)
+
+
+def part(recording, lo=0, n=N) -> Recording:
+    return Recording(recording.t[lo:lo + n] - recording.t[lo], recording.raw[lo:lo + n], recording.labels[lo:lo + n], "part")
+
+
+def assert_same(streamed, offline):
+    assert [lab["seq"] for lab in streamed] == [lab.seq for lab in offline]
+    assert [lab["activity"] for lab in streamed] == [lab.activity for lab in offline]
+    diff = max(abs(lab["probabilities"][k] - off.probabilities[k]) for lab, off in zip(streamed, offline) for k in off.probabilities)
+    assert diff <= 1e-6
+
+
+@pytest.mark.parametrize("fmt", ["json", "batch", "csv", "sensor-logger"])
+def test_daemon_labels_equal_predict_in_every_format(fmt, recording, model, daemon, listen, publisher):
+    rec = part(recording)
+    d = daemon()
+    device = "phone-1"
+    labels_in = listen(f"har/{device}/activity")
+    replay(publisher, [rec], device, fmt, speed=0)
+    expected = offline_labels(model, rec)
+    assert len(expected) == (N - 128) // 64 + 1
+    streamed = labels_in.labels(len(expected))
+    assert_same(streamed, expected)
+    first = streamed[0]
+    assert set(first) >= {"activity", "confidence", "probabilities", "start", "end", "seq", "model", "device"}
+    assert first["model"] == model.name and first["device"] == device
+    assert first["end"] - first["start"] == pytest.approx(127 / 50)
+    assert d.rejects == {}
+
+
+def test_status_is_retained_online_then_offline(broker, daemon, listen):
+    d = daemon()
+    status = listen("har/status", client_id="late-listener")  # subscribes after the daemon: gets the retained value
+    [(topic, payload, retain)] = status.take(1, 5)
+    assert (payload, retain) == (b"online", True)
+    d.stop()
+    [(_, payload, _)] = status.take(1, 5)
+    assert payload == b"offline"
+
+
+def test_last_will_says_offline_when_the_daemon_dies(broker, model, listen):
+    settings = Settings(broker=broker.url, client_id="harstream-dies", keepalive=1).validate()
+    d = Daemon(settings, model)
+    d.start()
+    status = listen("har/status")
+    assert status.take(1, 5)[0][1] == b"online"
+    d.client._sock.close()  # the connection drops without a DISCONNECT, as when the process is killed
+    d.client.loop_stop()
+    assert any(p == b"offline" for _, p, _ in status.take(1, 10))
+
+
+def test_stats_count_samples_windows_and_rejects(recording, daemon, listen, publisher):
+    d = daemon()
+    stats = listen("har/stats")
+    rec = part(recording, n=700)
+    replay(publisher, [rec], "s1", "batch", speed=0)
+    publisher.publish("har/s1/imu", b"{not json", qos=1).wait_for_publish(5)
+    deadline = time.monotonic() + 15
+    latest = None
+    while time.monotonic() < deadline:
+        for _, payload, _ in stats.take(1, 2):
+            latest = json.loads(payload)
+        if latest and latest["labels"] == (700 - 128) // 64 + 1 and latest["rejects"].get("invalid_json"):
+            break
+    assert latest["samples"] == 700 and latest["devices"] == 1 and latest["rejects"] == {"invalid_json": 1}
+    assert latest["inference_ms_per_window"]["p50"] > 0 and latest["model"] == d.model.name
+
+
+def test_one_devices_garbage_does_not_disturb_another(recording, model, daemon, listen, publisher):
+    d = daemon()
+    rec = part(recording)
+    clean = listen("har/clean/activity")
+    garbage = [b"", b"\xff\xfe", b"[1, 2", b'{"t": "x", "acc": [0,0,1], "gyro": [0,0,0]}', b'{"t": 1, "acc": [0,0], "gyro": [0,0,0]}',
+               b'{"t": 1, "acc": [NaN,0,1], "gyro": [0,0,0]}', b'{"t": 1, "acc": [1e30,0,1], "gyro": [0,0,0]}',
+               b"1,2,3", b"[" * 100000 + b"]" * 100000, b"x" * 300_000, b'{"acc": [0,0,1]}', b"[[[]]]", b"null", b"3"]
+    sent = 0
+    for lo in range(0, len(rec), 25):
+        publisher.publish("har/clean/imu", encode("batch", "clean", 1.7e9 + rec.t[lo:lo + 25], rec.raw[lo:lo + 25]), qos=1)
+        publisher.publish("har/noisy/imu", garbage[sent % len(garbage)], qos=1)
+        sent += 1
+    publisher.publish("har/noisy/imu", b"end", qos=1).wait_for_publish(10)
+    assert_same(clean.labels((N - 128) // 64 + 1), offline_labels(model, rec))
+    time.sleep(0.3)
+    assert sum(d.rejects.values()) == sent + 1
+    assert {"invalid_utf8", "invalid_json", "bad_type", "bad_shape", "not_finite", "out_of_range", "too_large",
+            "missing_field", "empty"} <= set(d.rejects)
+
+
+@pytest.mark.parametrize("device_id", ["a/b", "a+b", "a#", "tab\there", "x" * 129, "", "$SYS"])
+def test_device_ids_that_would_break_topics_are_rejected(device_id, recording, daemon, publisher):
+    d = daemon()
+    message = json.loads(encode("sensor-logger", device_id, 1.7e9 + recording.t[:5], recording.raw[:5]))
+    publisher.publish("sensor-logger", json.dumps(message), qos=1).wait_for_publish(5)
+    deadline = time.monotonic() + 5
+    while not d.rejects and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert d.rejects == {"bad_device_id": 1}
+    assert not d.recognizer.devices
+
+
+def test_units_per_device_and_per_message(recording, model, daemon, listen, publisher):
+    daemon(devices={"metric": {"acc_units": "m/s2", "gyro_units": "deg/s"}})
+    rec = part(recording, n=600)
+    labels = listen("har/metric/activity", "har/inline/activity")
+    metric = np.hstack([rec.raw[:, :3] * 9.80665, np.degrees(rec.raw[:, 3:])])
+    t = 1.7e9 + rec.t
+    publisher.publish("har/metric/imu", json.dumps({"t": t.tolist(), "acc": metric[:, :3].tolist(), "gyro": metric[:, 3:].tolist()}), qos=1)
+    publisher.publish("har/inline/imu", json.dumps({"t": t.tolist(), "acc": metric[:, :3].tolist(), "gyro": metric[:, 3:].tolist(),
+                                                    "units": {"acc": "m/s2", "gyro": "deg/s"}}), qos=1)
+    got = labels.labels(2 * ((600 - 128) // 64 + 1))
+    expected = offline_labels(model, rec)
+    for device in ("metric", "inline"):
+        mine = [lab for lab in got if lab["device"] == device]
+        assert [lab["activity"] for lab in mine] == [lab.activity for lab in expected]
+        assert max(abs(a["confidence"] - b.confidence) for a, b in zip(mine, expected)) < 1e-5
+
+
+def test_sensor_logger_ios_frame_flips_acceleration(recording, model, daemon, listen, publisher):
+    daemon(devices={"iphone": {"frame": "ios"}})
+    rec = part(recording, n=600)
+    message = json.loads(encode("sensor-logger", "iphone", 1.7e9 + rec.t, rec.raw))
+    for item in message["payload"]:
+        if item["name"] in ("accelerometer", "gravity"):
+            item.update(x=-item["x"], y=-item["y"], z=-item["z"])
+    labels = listen("har/iphone/activity")
+    publisher.publish("sensor-logger", json.dumps(message), qos=1)
+    got = labels.labels((600 - 128) // 64 + 1)
+    assert [lab["activity"] for lab in got] == [lab.activity for lab in offline_labels(model, rec)]
+
+
+def test_home_assistant_discovery(recording, daemon, listen, publisher):
+    daemon(ha_discovery=True)
+    config = listen("homeassistant/sensor/+/activity/config")
+    replay(publisher, [part(recording, n=30)], "kitchen", "batch", speed=0)
+    [(topic, payload, _)] = config.take(1, 5)
+    assert topic == "homeassistant/sensor/harstream_kitchen/activity/config"
+    assert json.loads(payload)["state_topic"] == "har/kitchen/activity"
