@@ -192,10 +192,10 @@ def cmd_download(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harstream", description="Human activity recognition from IMU streams over MQTT, on TFLite.")
+    parser = argparse.ArgumentParser(prog="harstream", allow_abbrev=False, description="Human activity recognition from IMU streams over MQTT, on TFLite.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train an architecture N times, report, export the best-on-validation to TFLite")
+    p = sub.add_parser("train", allow_abbrev=False, help="train an architecture N times, report, export the best-on-validation to TFLite")
     p.add_argument("--arch", required=True, help="lstm, cnn-lstm, convlstm, ...")
     p.add_argument("--repeats", type=int, default=1)
     _add_data(p)
@@ -206,20 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-windows", type=int, default=None, help="use at most this many windows per split (quick runs, tests)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="accuracy of a TFLite model on the test subjects (no TensorFlow needed)")
+    p = sub.add_parser("evaluate", allow_abbrev=False, help="accuracy of a TFLite model on the test subjects (no TensorFlow needed)")
     p.add_argument("--model", type=Path, required=True)
     _add_data(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("download", help="fetch a UCI dataset into the cache, verified")
+    p = sub.add_parser("download", allow_abbrev=False, help="fetch a UCI dataset into the cache, verified")
     p.add_argument("dataset", choices=["hapt", "uci-har"])
     p.add_argument("--cache", type=Path, default=None, help="default: $HARSTREAM_CACHE or ~/.cache/harstream")
     p.add_argument("--url", default=None, help="a mirror to fetch from instead")
     p.add_argument("--sha256", default=None, help="expected checksum (overrides the built-in one)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_download)
-    p = sub.add_parser("predict", help="label a recording offline with the same core the daemon runs")
+    p = sub.add_parser("predict", allow_abbrev=False, help="label a recording offline with the same core the daemon runs")
     p.add_argument("recording", help="CSV recording, HAPT acc_expEE_userUU.txt, or an experiment number with --data")
     p.add_argument("--model", type=Path, default=None, help="default: models/DEFAULT")
     _add_data(p)
@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--insecure", action="store_true", default=None, help="do not check the broker's host name")
         p.add_argument("--keepalive", type=int)
 
-    p = sub.add_parser("serve", help="the daemon: readings in over MQTT, activity labels out")
+    p = sub.add_parser("serve", allow_abbrev=False, help="the daemon: readings in over MQTT, activity labels out")
     mqtt_flags(p)
     p.add_argument("--model", help="default: models/DEFAULT")
     p.add_argument("--persistent", action="store_true", default=None, help="persistent session (keep QoS 1 readings while away)")
@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("replay", help="publish recordings as a device would")
+    p = sub.add_parser("replay", allow_abbrev=False, help="publish recordings as a device would")
     p.add_argument("recording", nargs="*", help="CSV recordings or HAPT acc_expEE_userUU.txt files")
     mqtt_flags(p)
     p.add_argument("--device", default="replay")
@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("demo", help="broker + daemon + replay of a test subject, live labels beside the truth")
+    p = sub.add_parser("demo", allow_abbrev=False, help="broker + daemon + replay of a test subject, live labels beside the truth")
     p.add_argument("--model", type=Path, default=None)
     p.add_argument("--speed", type=float, default=10.0)
     p.add_argument("--broker", choices=["auto", "mosquitto", "builtin"], default="auto")
@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recording", default=None, help="default: the bundled test-subject recording")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("export-csv", help="write HAPT experiments out as CSV recordings")
+    p = sub.add_parser("export-csv", allow_abbrev=False, help="write HAPT experiments out as CSV recordings")
     _add_data(p)
     p.add_argument("--experiment", type=int, nargs="*", help="default: all")
     p.add_argument("--out", type=Path, default=Path("recordings"))

@@ -165,7 +165,7 @@ def check(t: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def parse(payload: bytes, units: Units = Units()) -> tuple[np.ndarray, np.ndarray]:
     """One device's message -> (t (n,), raw (n, 6) acc g + gyro rad/s), sorted by time."""
     head = payload.lstrip()[:1]
-    if head in (b"{", b"["):
+    if head in (b"{", b"[", b"\""):
         obj = decode_json(payload)
         if isinstance(obj, dict):
             if "payload" in obj:

@@ -6,6 +6,10 @@ import zipfile
 from pathlib import Path
 
 
+class NotAnArchive(OSError):
+    pass
+
+
 class Archive:
     """A folder or zip file seen as a set of '/'-separated member names.
 
@@ -25,6 +29,8 @@ class Archive:
             if inner and not any(n.endswith(".txt") and "/" in n for n in self.names):
                 self._zip = zipfile.ZipFile(io.BytesIO(self._zip.read(inner[0])))
                 self.names = [n for n in self._zip.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+        elif self.path.exists():
+            raise NotAnArchive(f"{self.path}: not a zip archive or a folder")
         else:
             raise FileNotFoundError(self.path)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import preprocess
-from .archive import Archive, parse_table
+from .archive import Archive, NotAnArchive, parse_table
 from .common import ACTIVITIES, DatasetError, WindowSet
 
 RATE = 50.0
@@ -58,6 +58,8 @@ def read_hapt(path: str | Path, subjects=None, experiments=None) -> list[Recordi
         archive = Archive(path)
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file or folder (expected a HAPT RawData zip or folder)") from None
+    except NotAnArchive:
+        raise DatasetError(f"{path}: not a HAPT dataset (expected a zip or folder holding RawData/labels.txt)") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read it ({exc})") from None
     with archive:

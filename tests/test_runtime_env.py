@@ -1,0 +1,66 @@
+"""What a Raspberry Pi gets: harstream with tflite-runtime and numpy<2, no TensorFlow.
+
+Builds a fresh virtual environment (from the package registry, so it needs it),
+replays a recording through a real Mosquitto there, and checks the labels.
+"""
+import os
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.skipif(sys.version_info >= (3, 12), reason="tflite-runtime has wheels up to Python 3.11 only")
+
+SCRIPT = r"""
+import importlib.util, json, queue, sys
+import numpy, paho.mqtt.client as mqtt
+assert importlib.util.find_spec("tensorflow") is None, "TensorFlow must not be installed"
+assert numpy.__version__.startswith("1."), numpy.__version__
+from stream.brokers import Mosquitto
+from stream.config import Settings
+from stream.core import Recognizer
+from stream.daemon import Daemon
+from stream.model import Model
+from stream.recording import Recording, read_csv
+from stream.replay import bundled_recording, replay
+model = Model(sys.argv[1])
+assert model.backend == "tflite-runtime", model.backend
+rec = read_csv(bundled_recording())
+rec = Recording(rec.t[:1500], rec.raw[:1500], rec.labels[:1500])
+with Mosquitto() as broker:
+    daemon = Daemon(Settings(broker=broker.url, client_id="pi"), model)
+    daemon.start()
+    got = queue.Queue()
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pi-listener")
+    listener.on_message = lambda c, u, m: got.put(json.loads(m.payload))
+    listener.connect(broker.host, broker.port); listener.loop_start(); listener.subscribe("har/pi/activity", 1)
+    import time; time.sleep(0.5)
+    phone = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pi-phone")
+    phone.connect(broker.host, broker.port); phone.loop_start()
+    replay(phone, [rec], "pi", "batch", speed=0)
+    labels = [got.get(timeout=30) for _ in range((1500 - 128) // 64 + 1)]
+    daemon.stop()
+expected = Recognizer(model).feed("pi", rec.t, rec.raw)
+assert [l["activity"] for l in labels] == [e.activity for e in expected]
+print("PI-OK", len(labels), model.backend, numpy.__version__)
+"""
+
+
+@pytest.mark.slow
+def test_runtime_only_environment_with_tflite_runtime(tmp_path, model_path):
+    env_dir = tmp_path / "pi"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{ROOT}[tflite]"],
+                         capture_output=True, text=True, timeout=600)
+    if pip.returncode and ("Could not find a version" in pip.stderr or "NewConnectionError" in pip.stderr):
+        pytest.skip(f"the package registry is unreachable: {pip.stderr.strip().splitlines()[-1]}")
+    assert pip.returncode == 0, pip.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    run = subprocess.run([python, "-c", SCRIPT, str(model_path)], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PI-OK" in run.stdout and "tflite-runtime" in run.stdout

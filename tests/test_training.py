@@ -1,0 +1,37 @@
+"""A tiny training run of each seed architecture, its export, and the parity check (needs the train extra)."""
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from stream.model import Model  # noqa: E402
+from training.train import train  # noqa: E402
+
+
+@pytest.mark.parametrize("arch", ["lstm", "cnn-lstm", "convlstm"])
+def test_tiny_training_exports_a_model_that_agrees_with_keras(arch, hapt_dir, tmp_path):
+    report = train(arch, repeats=2, data=hapt_dir, out=tmp_path, epochs=1, max_windows=120)
+    assert [r["repeat"] for r in report["repeats"]] == [1, 2]
+    accs = [r["test_accuracy"] for r in report["repeats"]]
+    assert report["mean_test_accuracy"] == pytest.approx(np.mean(accs)) and report["std_test_accuracy"] == pytest.approx(np.std(accs))
+    best = max(report["repeats"], key=lambda r: r["validation_accuracy"])
+    assert report["selected_repeat"] == best["repeat"]
+    parity = report["exported"]["parity"]
+    assert parity["argmax_disagreements"] == 0 and parity["max_abs_prob_diff"] < 1e-4 and parity["windows"] == 120
+    model = Model(tmp_path / f"{arch}.tflite")
+    assert model.info.channels[:3] == ["total_acc_x", "total_acc_y", "total_acc_z"] and model.info.window == 128
+    assert model.info.accuracy["test"] == round(report["exported"]["accuracy"], 4)
+    assert (tmp_path / f"{arch}.confusion.png").read_bytes()[:4] == b"\x89PNG"
+    on_disk = json.loads((tmp_path / f"{arch}.report.json").read_text())
+    assert on_disk["exported"]["confusion"] == report["exported"]["confusion"]
+
+
+def test_too_few_subjects_is_a_clear_error(tmp_path, recording):
+    from conftest import write_hapt
+    from stream.datasets import DatasetError
+
+    only_test = write_hapt(tmp_path / "d", recording, {4: (2, slice(0, 3000))})
+    with pytest.raises(DatasetError, match="need windows of training"):
+        train("lstm", 1, data=only_test, out=tmp_path, epochs=1)
