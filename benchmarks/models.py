@@ -1,0 +1,56 @@
+"""Every shipped model in one run: test accuracy, file size, per-window latency on one thread.
+
+    python -m benchmarks.models [--data ../shared/data/hapt-rawdata.zip] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stream.datasets import load_windows
+from stream.model import Model
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def latency_ms(model: Model, X: np.ndarray, repeats: int = 300) -> float:
+    """Median time to classify one window, batch of one, one thread."""
+    x = X[:1]
+    for _ in range(20):
+        model.predict(x)
+    times = []
+    for i in range(repeats):
+        x = X[i % len(X):i % len(X) + 1]
+        t0 = time.perf_counter()
+        model.predict(x)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    _, test = load_windows(args.data).split()
+    rows = []
+    for path in sorted(MODELS.glob("*.tflite")):
+        model = Model(path, threads=1)
+        X = test.select(model.info.channels).astype(np.float32)
+        acc = float((model.predict(X).argmax(1) == test.y).mean())
+        rows.append({"model": model.name, "accuracy": round(acc, 4), "bytes": path.stat().st_size,
+                     "ms_per_window": round(latency_ms(model, X), 3), "runtime": model.backend, "windows": len(X)})
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(f"{'model':<12} {'accuracy':>8} {'size':>10} {'ms/window':>10}  ({rows[0]['windows']} test windows, {rows[0]['runtime']}, 1 thread)")
+    for r in rows:
+        print(f"{r['model']:<12} {r['accuracy'] * 100:7.2f}% {r['bytes'] / 1024:8.1f} KB {r['ms_per_window']:10.3f}")
+
+
+if __name__ == "__main__":
+    main()
