@@ -72,18 +72,25 @@ class Resampler:
         """t strictly increasing and after the last sample; returns (grid times, values)."""
         if self.t0 is None:
             self.t0 = float(t[0])
-        if self.last_t is not None:
-            t = np.concatenate([[self.last_t], t])
-            x = np.concatenate([self.last_x[None], x])
         # Epoch seconds resolve only ~2.4e-7 s: a tolerance of 1e-3 of a period keeps that
         # rounding from losing a grid point (the point then takes the sample's value).
         k_end = math.floor((t[-1] - self.t0) * self.rate + 1e-3)
+        if k_end < self.k_next:  # between two grid points: nothing to emit yet
+            self.last_t, self.last_x = float(t[-1]), x[-1].copy()
+            return t[:0], x[:0]
+        if self.last_t is not None:
+            t = np.concatenate([[self.last_t], t])
+            x = np.concatenate([self.last_x[None], x])
         ks = np.arange(self.k_next, k_end + 1)
         grid = self.t0 + ks / self.rate
-        i = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
+        i = np.searchsorted(t, grid, side="right") - 1
+        np.clip(i, 0, len(t) - 1, out=i)
         j = np.minimum(i + 1, len(t) - 1)
         span = t[j] - t[i]
-        w = np.divide(grid - t[i], span, out=np.zeros_like(grid), where=span > 0).clip(0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = (grid - t[i]) / span
+        w[~(span > 0)] = 0.0
+        np.minimum(np.maximum(w, 0.0, out=w), 1.0, out=w)
         values = x[i] + w[:, None] * (x[j] - x[i])  # w is 0 on a sample: its values pass exactly
         self.k_next = k_end + 1
         self.last_t, self.last_x = float(t[-1]), x[-1].copy()
@@ -124,7 +131,10 @@ class DeviceStream:
         start = 0
         prev = self.resampler.last_t
         # Split the batch where time repeats, jumps or runs backwards; the runs between are clean.
-        dt = np.diff(t, prepend=prev if prev is not None else t[0] - 1.0) if len(t) else t
+        dt = np.empty_like(t)
+        if len(t):
+            dt[0] = t[0] - prev if prev is not None else 1.0 / self.resampler.rate
+            np.subtract(t[1:], t[:-1], out=dt[1:])
         for i in np.flatnonzero((dt <= 0) | (dt > self.max_gap)):
             out += self._run(t[start:i], raw[start:i])
             if dt[i] == 0:
