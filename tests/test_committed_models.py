@@ -1,0 +1,36 @@
+"""The models the repository ships: loadable, described, and as accurate as the README says."""
+import json
+
+import pytest
+
+from conftest import MODELS, SHARED_ZIP
+from stream.model import Model
+
+SEEDS = ["lstm", "cnn-lstm", "convlstm"]
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_shipped_model_loads_with_its_report(name):
+    model = Model(MODELS / f"{name}.tflite")
+    assert model.info.window == 128 and model.info.step == 64 and model.info.sample_rate_hz == 50
+    report = json.loads((MODELS / f"{name}.report.json").read_text())
+    assert len(report["repeats"]) >= 5 and report["exported"]["parity"]["argmax_disagreements"] == 0
+    assert model.info.accuracy["test"] == round(report["exported"]["accuracy"], 4)
+
+
+def test_default_model_is_shipped():
+    from stream.cli import default_model
+
+    assert default_model().exists()
+
+
+@pytest.mark.skipif(not SHARED_ZIP.exists(), reason="needs ../shared/data/hapt-rawdata.zip")
+def test_seed_models_reach_88_percent_on_the_test_subjects():
+    from stream.datasets import load_windows
+
+    _, test = load_windows(SHARED_ZIP).split()
+    for name in SEEDS:
+        model = Model(MODELS / f"{name}.tflite")
+        accuracy = (model.predict(test.select(model.info.channels)).argmax(1) == test.y).mean()
+        assert accuracy >= 0.88, (name, accuracy)
+        assert accuracy == pytest.approx(model.info.accuracy["test"], abs=1e-4)
