@@ -42,11 +42,15 @@ def write_model(tflite: bytes, info: ModelInfo, out_dir: Path) -> Path:
         f.write(tflite)
     os.chmod(f.name, 0o644)
     os.replace(f.name, path)
+    write_metadata(info, path)
+    return path
+
+
+def write_metadata(info: ModelInfo, path: Path) -> None:
     meta = metadata_path(path)
     tmp = meta.with_suffix(".json.tmp")
     tmp.write_text(info.to_json(), encoding="utf-8")
     os.replace(tmp, meta)
-    return path
 
 
 def parity(path: Path, X: np.ndarray, keras_probs: np.ndarray) -> dict:

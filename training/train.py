@@ -19,7 +19,7 @@ from stream.metrics import format_table, scores
 from stream.model import ModelInfo
 
 from .archs import ARCHS
-from .export import parity, to_tflite, write_model
+from .export import parity, to_tflite, write_metadata, write_model
 from .report import confusion_png, write_report
 
 #: The seed tutorial's figures over 10 repeats on UCI HAR's own windows.
@@ -110,7 +110,7 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
     info.accuracy = {"test": round(result["accuracy"], 4), "test_windows": result["n_windows"],
                      "validation": round(best[0], 4), "test_subjects": "UCI HAR split", "data": Path(windows.source).name}
     info.extra = {"repeat": best_k + 1, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "trained": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    write_model(tflite, info, out)  # again, now with the measured accuracy in its metadata
+    write_metadata(info, path)  # again, now with the measured accuracy
     log(f"[{name}] exported repeat {best_k + 1} (best on validation) to {path} ({len(tflite)} bytes); "
         f"parity: argmax agrees on all {check['windows']} test windows, largest probability difference {check['max_abs_prob_diff']:.2e}")
     log(format_table(result))
