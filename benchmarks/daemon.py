@@ -17,7 +17,6 @@ import json
 import queue
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 

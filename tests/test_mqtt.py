@@ -3,7 +3,6 @@ import json
 import time
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 
 from stream.config import Settings

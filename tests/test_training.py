@@ -10,7 +10,7 @@ from stream.model import Model  # noqa: E402
 from training.train import train  # noqa: E402
 
 
-@pytest.mark.parametrize("arch", ["lstm", "cnn-lstm", "convlstm"])
+@pytest.mark.parametrize("arch", ["lstm", "cnn-lstm", "convlstm", "hcnn"])
 def test_tiny_training_exports_a_model_that_agrees_with_keras(arch, hapt_dir, tmp_path):
     report = train(arch, repeats=2, data=hapt_dir, out=tmp_path, epochs=1, max_windows=120)
     assert [r["repeat"] for r in report["repeats"]] == [1, 2]
@@ -21,6 +21,10 @@ def test_tiny_training_exports_a_model_that_agrees_with_keras(arch, hapt_dir, tm
     parity = report["exported"]["parity"]
     assert parity["argmax_disagreements"] == 0 and parity["max_abs_prob_diff"] < 1e-4 and parity["windows"] == 120
     model = Model(tmp_path / f"{arch}.tflite")
+    if arch == "hcnn":  # shipped as int8: the report compares it with its float model
+        quantized = parity["quantized"]
+        assert quantized["type"] == "int8" and quantized["bytes"] <= 64 * 1024 < quantized["float_bytes"]
+        assert model.dynamic_batch and len(model.info.channels) == 12
     assert model.info.channels[:3] == ["total_acc_x", "total_acc_y", "total_acc_z"] and model.info.window == 128
     assert model.info.accuracy["test"] == round(report["exported"]["accuracy"], 4)
     assert (tmp_path / f"{arch}.confusion.png").read_bytes()[:4] == b"\x89PNG"

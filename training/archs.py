@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import keras
-from keras import layers
+import numpy as np
+from keras import layers, ops
 
-from stream.preprocess import UCI_CHANNELS
+from stream.preprocess import CHANNELS, UCI_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,38 @@ class Arch:
     channels: tuple[str, ...] = UCI_CHANNELS
     recurrent: bool = False  # TFLite export then needs a fixed batch of 1
     description: str = ""
+    learning_rate: float | None = None  # None: Keras' Adam default, as the seed; else cosine decay from it
+    label_smoothing: float = 0.0
+    quantize: str | None = None  # "int8" or "float16" for the exported file
+
+
+class Augment(layers.Layer):
+    """While training: rotate every xyz triple of a window by one random rotation (up to ``max_deg``
+    about a random axis) and scale it by up to ±``scale``, as a phone worn at another angle would
+    read.  At inference it passes the window through, so it vanishes from the TFLite graph."""
+
+    def __init__(self, max_deg: float = 15.0, scale: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.max_deg, self.scale = max_deg, scale
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        batch = ops.shape(x)[0]
+        axis = keras.random.normal((batch, 3))
+        axis = axis / ops.norm(axis, axis=1, keepdims=True)
+        angle = keras.random.uniform((batch, 1, 1), -1.0, 1.0) * (self.max_deg * np.pi / 180)
+        zero = ops.zeros_like(axis[:, 0])
+        K = ops.stack([ops.stack([zero, -axis[:, 2], axis[:, 1]], 1),
+                       ops.stack([axis[:, 2], zero, -axis[:, 0]], 1),
+                       ops.stack([-axis[:, 1], axis[:, 0], zero], 1)], 1)
+        R = ops.eye(3)[None] + ops.sin(angle) * K + (1 - ops.cos(angle)) * ops.matmul(K, K)  # Rodrigues
+        scale = 1 + keras.random.uniform((batch, 1, 1), -self.scale, self.scale)
+        Rt = ops.transpose(R, (0, 2, 1))
+        return ops.concatenate([ops.matmul(x[:, :, i:i + 3], Rt) * scale for i in range(0, x.shape[-1], 3)], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "max_deg": self.max_deg, "scale": self.scale}
 
 
 def _input(window, channels, batch_size):
@@ -64,11 +97,33 @@ def build_convlstm(window, channels, classes, batch_size=None, steps=4):
     return keras.Model(inp, _head(x, classes), name="convlstm")
 
 
+def build_hcnn(window, channels, classes, batch_size=None, width=1.0, max_deg=15.0, dilated=False):
+    """A small 1D CNN, normalised inside the model, trained on randomly rotated and scaled windows.
+
+    Chosen by cross-validation over the training subjects (``python -m benchmarks.select_hcnn``)."""
+    inp = _input(window, channels, batch_size)
+    h = layers.Normalization(axis=-1, name="normalize")(Augment(max_deg=max_deg)(inp))
+    plan = [(32, 7, 1, False), (32, 5, 1, True), (64, 5, 1, True), (64, 3, 1, False)]
+    if dilated:  # a wider view of the window: two more layers, dilated 2 and 4
+        plan[-1:] = [(64, 3, 2, False), (64, 3, 4, False)]
+    for filters, kernel, dilation, pool in plan:
+        h = layers.Conv1D(int(filters * width), kernel, padding="same", dilation_rate=dilation, use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.ReLU()(h)
+        if pool:
+            h = layers.MaxPooling1D(2)(h)
+    h = layers.GlobalAveragePooling1D()(h)
+    h = layers.Dropout(0.3)(h)
+    return keras.Model(inp, layers.Dense(classes, activation="softmax")(h), name="hcnn")
+
+
 ARCHS = {
     a.name: a
     for a in [
         Arch("lstm", build_lstm, epochs=15, recurrent=True, description="seed: LSTM 100"),
         Arch("cnn-lstm", build_cnn_lstm, epochs=25, recurrent=True, description="seed: TimeDistributed CNN + LSTM"),
         Arch("convlstm", build_convlstm, epochs=25, recurrent=True, description="seed: ConvLSTM2D"),
+        Arch("hcnn", build_hcnn, epochs=40, channels=CHANNELS, learning_rate=2e-3, label_smoothing=0.1, quantize="int8",
+             description="1D CNN, normalisation in the model, rotation/scale augmentation, label smoothing, int8"),
     ]
 }

@@ -16,7 +16,7 @@ from stream import preprocess
 from stream.datasets import ACTIVITIES, DatasetError, load_windows
 from stream.datasets.common import VALIDATION_SUBJECTS
 from stream.metrics import format_table, scores
-from stream.model import ModelInfo
+from stream.model import Model, ModelInfo
 
 from .archs import ARCHS
 from .export import parity, to_tflite, write_metadata, write_model
@@ -53,11 +53,36 @@ def _progress(label: str, epochs: int):
     return Progress()
 
 
+def _optimizer(arch, epochs: int, n: int):
+    import keras
+
+    if arch.learning_rate is None:
+        return "adam"  # the seed's: Adam at Keras' default rate
+    steps = epochs * int(np.ceil(n / arch.batch_size))
+    return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(arch.learning_rate, steps))
+
+
+def fit_model(arch, X_fit, y_fit, epochs: int, seed: int, X_val=None, y_val=None, label: str | None = None, **build_options):
+    """One model of ``arch`` trained on (X_fit, y_fit); progress per epoch when ``label`` is given."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    classes = len(ACTIVITIES)
+    model = arch.build(X_fit.shape[1], X_fit.shape[2], classes, **build_options)
+    for layer in model.layers:  # normalisation inside the model learns its statistics from the training windows
+        if isinstance(layer, keras.layers.Normalization):
+            layer.adapt(X_fit)
+    model.compile(optimizer=_optimizer(arch, epochs, len(y_fit)), metrics=["accuracy"],
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=arch.label_smoothing))
+    validation = (X_val, keras.utils.to_categorical(y_val, classes)) if X_val is not None else None
+    model.fit(X_fit, keras.utils.to_categorical(y_fit, classes), epochs=epochs, batch_size=arch.batch_size,
+              validation_data=validation, verbose=0, callbacks=[_progress(label, epochs)] if label else [])
+    return model
+
+
 def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *, epochs: int | None = None,
           seed: int = 0, max_windows: int | None = None, name: str | None = None,
           validation_subjects=VALIDATION_SUBJECTS) -> dict:
-    import keras
-
     arch = ARCHS[arch_name]
     epochs = epochs or arch.epochs
     name = name or arch.name
@@ -78,13 +103,8 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
 
     runs, best = [], None
     for k in range(repeats):
-        keras.utils.set_random_seed(seed + k)
-        model = arch.build(window, len(arch.channels), classes)
-        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
         t0 = time.time()
-        model.fit(X_fit, keras.utils.to_categorical(y_fit, classes), epochs=epochs, batch_size=arch.batch_size,
-                  validation_data=(X_val, keras.utils.to_categorical(y_val, classes)), verbose=0,
-                  callbacks=[_progress(f"[{name}] repeat {k + 1}/{repeats}", epochs)])
+        model = fit_model(arch, X_fit, y_fit, epochs, seed + k, X_val, y_val, f"[{name}] repeat {k + 1}/{repeats}")
         fit_s = time.time() - t0
         val_acc = float((model.predict(X_val, verbose=0).argmax(1) == y_val).mean())
         test_probs = model.predict(X_test, verbose=0)
@@ -107,6 +127,18 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
     if check["argmax_disagreements"]:
         raise RuntimeError(f"{path}: TFLite and Keras disagree on {check['argmax_disagreements']} test windows")
     result = scores(y_test, lite_probs.argmax(1), ACTIVITIES)
+    if arch.quantize:
+        float_accuracy, float_bytes = result["accuracy"], len(tflite)
+        sample = X_fit[np.random.default_rng(seed).choice(len(X_fit), min(500, len(X_fit)), replace=False)]
+        tflite = to_tflite(best_model, arch, window, classes, quantize=arch.quantize, representative=sample)
+        path = write_model(tflite, info, out)
+        quant_probs = Model(path).predict(X_test)
+        result = scores(y_test, quant_probs.argmax(1), ACTIVITIES)
+        check["quantized"] = {"type": arch.quantize, "float_accuracy": float_accuracy, "float_bytes": float_bytes,
+                              "accuracy": result["accuracy"], "bytes": len(tflite),
+                              "argmax_disagreements_with_float": int((quant_probs.argmax(1) != lite_probs.argmax(1)).sum())}
+        log(f"[{name}] {arch.quantize}: {len(tflite)} bytes (float {float_bytes}); test accuracy {result['accuracy'] * 100:.2f}% "
+            f"against {float_accuracy * 100:.2f}% for the float model")
     info.accuracy = {"test": round(result["accuracy"], 4), "test_windows": result["n_windows"],
                      "validation": round(best[0], 4), "test_subjects": "UCI HAR split", "data": Path(windows.source).name}
     info.extra = {"repeat": best_k + 1, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "trained": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -55,7 +55,7 @@ class Archive:
         self.close()
 
 
-def parse_table(text: str, columns: int, what: str) -> "np.ndarray":
+def parse_table(text: str, columns: int, what: str):
     """Whitespace-separated numbers as an (n, columns) float array, or a clear ValueError."""
     import numpy as np
 
