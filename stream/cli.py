@@ -49,9 +49,21 @@ def cmd_train(args) -> int:
         raise UsageError(f"training needs the 'train' extra ({exc.name} is missing): pip install 'harstream[train]'") from None
     if args.arch not in _archs():
         raise UsageError(f"unknown --arch {args.arch!r}; choose one of {', '.join(_archs())}")
+    from stream.datasets.common import VALIDATION_SUBJECTS
+
+    validation = VALIDATION_SUBJECTS if args.validation_subjects is None else _subjects(args.validation_subjects)
     train(args.arch, args.repeats, args.data, args.out, epochs=args.epochs, seed=args.seed,
-          max_windows=args.max_windows, name=args.name)
+          max_windows=args.max_windows, name=args.name, validation_subjects=validation)
     return 0
+
+
+def _subjects(text: str) -> tuple[int, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(int(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise UsageError(f"--validation-subjects {text!r}: subject numbers like '7 15 26', or 'none'") from None
 
 
 def _archs():
@@ -204,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default=None, help="file name of the exported model (default: the arch)")
     p.add_argument("--max-windows", type=int, default=None, help="use at most this many windows per split (quick runs, tests)")
+    p.add_argument("--validation-subjects", default=None,
+                   help="training subjects held out to choose the repeat to export (default '7 15 26'); "
+                        "'none' fits every repeat on all 21 and exports the first")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", allow_abbrev=False, help="accuracy of a TFLite model on the test subjects (no TensorFlow needed)")

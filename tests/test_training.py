@@ -39,3 +39,10 @@ def test_too_few_subjects_is_a_clear_error(tmp_path, recording):
     only_test = write_hapt(tmp_path / "d", recording, {4: (2, slice(0, 3000))})
     with pytest.raises(DatasetError, match="need windows of training"):
         train("lstm", 1, data=only_test, out=tmp_path, epochs=1)
+
+
+def test_without_validation_subjects_all_training_subjects_fit_and_the_first_repeat_ships(hapt_dir, tmp_path):
+    report = train("hcnn", repeats=2, data=hapt_dir, out=tmp_path, epochs=1, max_windows=120, validation_subjects=())
+    assert report["selected_repeat"] == 1 and report["data"]["validation_windows"] == 0
+    assert all(r["validation_accuracy"] is None for r in report["repeats"])
+    assert Model(tmp_path / "hcnn.tflite").info.accuracy["validation"] is None

@@ -90,7 +90,7 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
     train_set, test_set = windows.split()
     val_set = train_set.subjects(validation_subjects)
     fit_set = train_set.where(~np.isin(train_set.subject, validation_subjects))
-    if not len(fit_set) or not len(val_set) or not len(test_set):
+    if not len(fit_set) or (validation_subjects and not len(val_set)) or not len(test_set):
         raise DatasetError(f"{windows.source}: need windows of training, validation {list(validation_subjects)} and test subjects; "
                            f"found {len(fit_set)}, {len(val_set)} and {len(test_set)}")
     rng = np.random.default_rng(seed)
@@ -104,14 +104,16 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
     runs, best = [], None
     for k in range(repeats):
         t0 = time.time()
-        model = fit_model(arch, X_fit, y_fit, epochs, seed + k, X_val, y_val, f"[{name}] repeat {k + 1}/{repeats}")
+        validation = (X_val, y_val) if len(y_val) else (None, None)
+        model = fit_model(arch, X_fit, y_fit, epochs, seed + k, *validation, f"[{name}] repeat {k + 1}/{repeats}")
         fit_s = time.time() - t0
-        val_acc = float((model.predict(X_val, verbose=0).argmax(1) == y_val).mean())
+        val_acc = float((model.predict(X_val, verbose=0).argmax(1) == y_val).mean()) if len(y_val) else None
         test_probs = model.predict(X_test, verbose=0)
         test_acc = float((test_probs.argmax(1) == y_test).mean())
         runs.append({"repeat": k + 1, "seed": seed + k, "validation_accuracy": val_acc, "test_accuracy": test_acc, "fit_seconds": round(fit_s, 1)})
-        log(f"[{name}] repeat {k + 1}/{repeats}: test accuracy {test_acc * 100:.2f}% (validation {val_acc * 100:.2f}%, {fit_s:.0f} s)")
-        if best is None or val_acc > best[0]:
+        shown = f"validation {val_acc * 100:.2f}%, " if val_acc is not None else ""
+        log(f"[{name}] repeat {k + 1}/{repeats}: test accuracy {test_acc * 100:.2f}% ({shown}{fit_s:.0f} s)")
+        if best is None or (val_acc is not None and val_acc > best[0]):  # no validation: the first repeat
             best = (val_acc, k, model, test_probs)
 
     accs = np.array([r["test_accuracy"] for r in runs])
@@ -140,10 +142,10 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
         log(f"[{name}] {arch.quantize}: {len(tflite)} bytes (float {float_bytes}); test accuracy {result['accuracy'] * 100:.2f}% "
             f"against {float_accuracy * 100:.2f}% for the float model")
     info.accuracy = {"test": round(result["accuracy"], 4), "test_windows": result["n_windows"],
-                     "validation": round(best[0], 4), "test_subjects": "UCI HAR split", "data": Path(windows.source).name}
+                     "validation": None if best[0] is None else round(best[0], 4), "test_subjects": "UCI HAR split", "data": Path(windows.source).name}
     info.extra = {"repeat": best_k + 1, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "trained": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_metadata(info, path)  # again, now with the measured accuracy
-    log(f"[{name}] exported repeat {best_k + 1} (best on validation) to {path} ({len(tflite)} bytes); "
+    log(f"[{name}] exported repeat {best_k + 1} ({'best on validation' if validation_subjects else 'the first'}) to {path} ({len(tflite)} bytes); "
         f"parity: argmax agrees on all {check['windows']} test windows, largest probability difference {check['max_abs_prob_diff']:.2e}")
     log(format_table(result))
 
@@ -152,7 +154,9 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
         "repeats": runs, "mean_test_accuracy": float(accs.mean()), "std_test_accuracy": float(accs.std()),
         "std_note": "population std (numpy default), as the seed computed it",
         "seed_reported_on_uci_har": SEED_REPORTED.get(arch.name),
-        "selected_repeat": best_k + 1, "selection": f"highest accuracy on validation subjects {list(validation_subjects)}",
+        "selected_repeat": best_k + 1,
+        "selection": (f"highest accuracy on validation subjects {list(validation_subjects)}" if validation_subjects
+                      else "no validation subjects: all 21 training subjects fit every repeat; the first repeat is exported"),
         "exported": {"path": str(path), "bytes": len(tflite), **result, "parity": check},
         "data": {"source": windows.source, "preprocessing": preprocess.VERSION, "train_windows": len(y_fit),
                  "validation_windows": len(y_val), "test_windows": len(y_test), "max_windows": max_windows},
