@@ -42,14 +42,20 @@ def main(argv=None) -> None:
         model = Model(path, threads=1)
         X = test.select(model.info.channels).astype(np.float32)
         acc = float((model.predict(X).argmax(1) == test.y).mean())
+        report = path.with_suffix(".report.json")
+        quantized = json.loads(report.read_text())["exported"]["parity"].get("quantized") if report.exists() else None
         rows.append({"model": model.name, "accuracy": round(acc, 4), "bytes": path.stat().st_size,
+                     "float_accuracy": round(quantized["float_accuracy"], 4) if quantized else None,
+                     "format": quantized["type"] if quantized else "float32",
                      "ms_per_window": round(latency_ms(model, X), 3), "runtime": model.backend, "windows": len(X)})
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"{'model':<12} {'accuracy':>8} {'size':>10} {'ms/window':>10}  ({rows[0]['windows']} test windows, {rows[0]['runtime']}, 1 thread)")
+    print(f"{'model':<12} {'format':<12} {'accuracy':>8} {'float model':>11} {'size':>10} {'ms/window':>10}"
+          f"  ({rows[0]['windows']} test windows, {rows[0]['runtime']}, 1 thread)")
     for r in rows:
-        print(f"{r['model']:<12} {r['accuracy'] * 100:7.2f}% {r['bytes'] / 1024:8.1f} KB {r['ms_per_window']:10.3f}")
+        float_acc = f"{r['float_accuracy'] * 100:10.2f}%" if r["float_accuracy"] is not None else f"{'':11}"
+        print(f"{r['model']:<12} {r['format']:<12} {r['accuracy'] * 100:7.2f}% {float_acc} {r['bytes'] / 1024:8.1f} KB {r['ms_per_window']:10.3f}")
 
 
 if __name__ == "__main__":

@@ -21,16 +21,21 @@ from training.archs import ARCHS
 from training.train import fit_model
 
 BASE = ARCHS["hcnn"]
-#: name -> (changes to the Arch, options for its builder)
+#: name -> (changes to the Arch, options for its builder).  Measured 2026-11-24 on 2 cores (cv accuracy):
+U = dict(channels=UCI_CHANNELS)
 VARIANTS = {
-    "no-augmentation, 9 channels, 30 epochs": (dict(channels=UCI_CHANNELS, epochs=30, label_smoothing=0.0), dict(max_deg=0.0)),
-    "augmentation, 9 channels": (dict(channels=UCI_CHANNELS, label_smoothing=0.0), {}),
-    "augmentation, 12 channels": (dict(label_smoothing=0.0), {}),
-    "augmentation, 9 channels, label smoothing": (dict(channels=UCI_CHANNELS), {}),
-    "augmentation, 12 channels, label smoothing": ({}, {}),
-    "augmentation 30 degrees, 12 channels, label smoothing": ({}, dict(max_deg=30.0)),
-    "dilated, 12 channels, label smoothing": ({}, dict(dilated=True)),
-    "augmentation, 12 channels, label smoothing, 60 epochs": (dict(epochs=60), {}),
+    "no augmentation, 9 channels, 30 epochs": ({**U, "epochs": 30, "label_smoothing": 0.0}, dict(max_deg=0.0, scale=0.0)),  # 0.9236
+    "15 deg, 9 channels, 40 epochs": ({**U, "epochs": 40, "label_smoothing": 0.0}, dict(max_deg=15.0)),  # 0.9459
+    "15 deg, 12 channels, 40 epochs": (dict(epochs=40, label_smoothing=0.0), dict(max_deg=15.0)),  # 0.9497
+    "15 deg, 9 channels, 40 epochs, label smoothing": ({**U, "epochs": 40}, dict(max_deg=15.0)),  # 0.9506
+    "15 deg, 12 channels, 40 epochs, label smoothing": (dict(epochs=40), dict(max_deg=15.0)),  # 0.9506
+    "15 deg, 12 channels, 60 epochs, label smoothing": ({}, dict(max_deg=15.0)),  # 0.9579
+    "30 deg, 12 channels, 40 epochs, label smoothing": (dict(epochs=40), {}),  # 0.9588
+    "45 deg, 12 channels, 40 epochs, label smoothing": (dict(epochs=40), dict(max_deg=45.0)),  # 0.9567
+    "60 deg, 12 channels, 40 epochs, label smoothing": (dict(epochs=40), dict(max_deg=60.0)),  # 0.9597
+    "dilated, 15 deg, 12 channels, 40 epochs, label smoothing": (dict(epochs=40), dict(max_deg=15.0, dilated=True)),  # 0.9547
+    "dilated, 30 deg, 12 channels, 40 epochs, label smoothing": (dict(epochs=40), dict(dilated=True)),  # 0.9592
+    "30 deg, 12 channels, 60 epochs, label smoothing (hcnn)": ({}, {}),  # 0.9633: chosen
 }
 
 
@@ -49,7 +54,7 @@ def cross_validate(windows, arch, options, folds: int = 3) -> list[float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
-    parser.add_argument("variants", nargs="*", help=f"default: all of {list(VARIANTS)}")
+    parser.add_argument("variants", nargs="*", help="default: all (see VARIANTS)")
     args = parser.parse_args(argv)
     windows = load_windows(args.data)
     for name in args.variants or VARIANTS:

@@ -9,7 +9,7 @@ from stream.model import Model
 SEEDS = ["lstm", "cnn-lstm", "convlstm"]
 
 
-@pytest.mark.parametrize("name", SEEDS)
+@pytest.mark.parametrize("name", SEEDS + ["hcnn"])
 def test_shipped_model_loads_with_its_report(name):
     model = Model(MODELS / f"{name}.tflite")
     assert model.info.window == 128 and model.info.step == 64 and model.info.sample_rate_hz == 50
@@ -34,3 +34,10 @@ def test_seed_models_reach_88_percent_on_the_test_subjects():
         accuracy = (model.predict(test.select(model.info.channels)).argmax(1) == test.y).mean()
         assert accuracy >= 0.88, (name, accuracy)
         assert accuracy == pytest.approx(model.info.accuracy["test"], abs=1e-4)
+
+
+def test_hcnn_ships_as_small_int8_close_to_its_float_model():
+    report = json.loads((MODELS / "hcnn.report.json").read_text())
+    quantized = report["exported"]["parity"]["quantized"]
+    assert quantized["type"] == "int8-weights" and (MODELS / "hcnn.tflite").stat().st_size <= 64 * 1024
+    assert abs(quantized["accuracy"] - quantized["float_accuracy"]) <= 0.003

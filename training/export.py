@@ -25,6 +25,8 @@ def to_tflite(model, arch, window: int, classes: int, quantize: str | None = Non
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8-weights":  # weights in int8, activations in float: the input keeps its resolution
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif quantize == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in representative)
