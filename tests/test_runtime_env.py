@@ -50,7 +50,10 @@ print("PI-OK", len(labels), model.backend, numpy.__version__)
 
 
 @pytest.mark.slow
-def test_runtime_only_environment_with_tflite_runtime(tmp_path, model_path):
+def test_runtime_only_environment_with_tflite_runtime(tmp_path):
+    from stream.cli import default_model
+
+    model_path = default_model()  # what a Pi runs without --model
     env_dir = tmp_path / "pi"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
