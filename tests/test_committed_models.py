@@ -41,3 +41,14 @@ def test_hcnn_ships_as_small_int8_close_to_its_float_model():
     quantized = report["exported"]["parity"]["quantized"]
     assert quantized["type"] == "int8-weights" and (MODELS / "hcnn.tflite").stat().st_size <= 64 * 1024
     assert abs(quantized["accuracy"] - quantized["float_accuracy"]) <= 0.003
+
+
+@pytest.mark.skipif(not SHARED_ZIP.exists(), reason="needs ../shared/data/hapt-rawdata.zip")
+def test_default_model_reaches_97_percent():
+    from stream.cli import default_model
+    from stream.datasets import load_windows
+
+    _, test = load_windows(SHARED_ZIP).split()
+    model = Model(default_model())
+    assert (model.predict(test.select(model.info.channels)).argmax(1) == test.y).mean() >= 0.97
+    assert default_model().stat().st_size <= 64 * 1024

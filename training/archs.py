@@ -126,7 +126,7 @@ ARCHS = {
         Arch("lstm", build_lstm, epochs=15, recurrent=True, description="seed: LSTM 100"),
         Arch("cnn-lstm", build_cnn_lstm, epochs=25, recurrent=True, description="seed: TimeDistributed CNN + LSTM"),
         Arch("convlstm", build_convlstm, epochs=25, recurrent=True, description="seed: ConvLSTM2D"),
-        Arch("hcnn", build_hcnn, epochs=60, channels=CHANNELS, learning_rate=2e-3, label_smoothing=0.1, quantize="int8-weights",
+        Arch("hcnn", build_hcnn, epochs=100, channels=CHANNELS, learning_rate=2e-3, label_smoothing=0.1, quantize="int8-weights",
              description="1D CNN, normalisation in the model, rotation/scale augmentation, label smoothing, int8 weights"),
     ]
 }
