@@ -1,6 +1,7 @@
 """Start a throw-away MQTT broker on a free local port: Mosquitto if installed, else the built-in one."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -36,23 +37,28 @@ class Mosquitto:
     """A Mosquitto process with its own configuration in a temporary folder.
 
     ``extra`` is appended to the configuration (listeners, TLS, password files, ACLs).
+    ``persist`` keeps sessions and queued messages on disk (saved every second), so that
+    a broker killed and started again on the same port still knows its persistent clients.
     """
 
-    def __init__(self, port: int | None = None, extra: str = "", binary: str | None = None):
+    def __init__(self, port: int | None = None, extra: str = "", binary: str | None = None, persist: bool = False):
         self.binary = binary or mosquitto_binary()
         if not self.binary:
             raise RuntimeError("mosquitto is not installed (Debian: apt-get install mosquitto)")
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.dir = Path(tempfile.mkdtemp(prefix="harstream-mosquitto-"))
-        self.extra = extra
+        self.extra, self.persist = extra, persist
         self.proc = None
 
     def config(self) -> str:
-        return (f"per_listener_settings false\nlistener {self.port} 127.0.0.1\n"
-                f"persistence false\nlog_dest file {self.dir / 'mosquitto.log'}\n"
+        # Started as root, Mosquitto drops to the "mosquitto" user, which cannot read our private folder.
+        run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+        return (f"per_listener_settings false\n{run_as}listener {self.port} 127.0.0.1\n"
+                + (f"persistence true\npersistence_location {self.dir}/\nautosave_interval 1\n" if self.persist else "persistence false\n")
+                + f"log_dest file {self.dir / 'mosquitto.log'}\n"
                 # A replay at full speed outruns any subscriber: queue for it instead of dropping (default 1000).
-                "max_queued_messages 1000000\n"
+                "max_queued_messages 1000000\nset_tcp_nodelay true\n"
                 + (self.extra if "allow_anonymous" in self.extra else "allow_anonymous true\n" + self.extra))
 
     def start(self) -> "Mosquitto":

@@ -59,6 +59,9 @@ class Settings:
     frame: str = "android"
     max_payload: int = 256 * 1024
     max_queue: int = 10_000  # windows waiting for the model; the oldest is dropped beyond it
+    max_queue_per_device: int = 256  # so that one flooding device cannot crowd out the others
+    max_pending_labels: int = 10_000  # labels held while the broker is away; the newest is dropped beyond it
+    max_devices: int = 20_000  # devices with state; a new one beyond it is rejected (about 7 KB each)
     max_batch: int = 256  # windows classified in one call
     idle_timeout: float = 600.0  # seconds before a silent device's state is freed
     stats_interval: float = 10.0
@@ -104,8 +107,10 @@ class Settings:
             raise ConfigError(f"qos {self.qos}: use 0, 1 or 2")
         if not self.prefix or any(c in self.prefix for c in "+#") or self.prefix.endswith("/"):
             raise ConfigError(f"prefix {self.prefix!r}: a topic prefix without wildcards or a trailing /")
-        if self.smoothing < 1 or self.max_queue < 1 or self.max_batch < 1 or self.max_payload < 64:
-            raise ConfigError("smoothing, max_queue and max_batch must be at least 1, max_payload at least 64")
+        if min(self.smoothing, self.max_queue, self.max_queue_per_device, self.max_batch, self.max_pending_labels, self.max_devices) < 1:
+            raise ConfigError("smoothing, max_queue, max_queue_per_device, max_batch, max_pending_labels and max_devices must be at least 1")
+        if self.max_payload < 64:
+            raise ConfigError("max_payload must be at least 64 bytes")
         for name in ("ca", "cert", "key"):
             value = getattr(self, name)
             if value and not Path(value).is_file():

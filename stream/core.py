@@ -32,7 +32,7 @@ class Window:
     seq: int
     start: float
     end: float
-    data: np.ndarray  # (window, len(CHANNELS)) preprocessed
+    data: np.ndarray  # (window, len(CHANNELS)) preprocessed, float32 as the model takes it
 
 
 @dataclass
@@ -102,11 +102,13 @@ class DeviceStream:
 
     A gap longer than ``max_gap`` seconds, or time going backwards, resets the
     resampler, filters and window (counted in ``counts``); a repeated timestamp
-    is dropped.
+    is dropped.  Filters run in float64; the rows kept for the window are stored
+    as ``dtype`` (float32, as the model takes them, halves a device's memory).
     """
 
-    def __init__(self, rate: float = 50.0, window: int = 128, step: int = 64, device: str = "", max_gap: float = MAX_GAP_S):
-        self.device, self.window, self.step, self.max_gap = device, window, step, max_gap
+    def __init__(self, rate: float = 50.0, window: int = 128, step: int = 64, device: str = "", max_gap: float = MAX_GAP_S,
+                 dtype=np.float32):
+        self.device, self.window, self.step, self.max_gap, self.dtype = device, window, step, max_gap, dtype
         self.resampler = Resampler(rate)
         self.preprocessor = preprocess.Preprocessor(rate)
         self.counts = Counter()
@@ -114,7 +116,7 @@ class DeviceStream:
         self._reset_window()
 
     def _reset_window(self) -> None:
-        self._rows = np.zeros((0, len(preprocess.CHANNELS)))
+        self._rows = np.zeros((0, len(preprocess.CHANNELS)), dtype=self.dtype)
         self._times = np.zeros(0)
         self._filled = 0  # samples since the last reset
 
@@ -153,7 +155,7 @@ class DeviceStream:
         grid, values = self.resampler.push(t, raw)
         if not len(grid):
             return []
-        rows = np.concatenate([self._rows, self.preprocessor.process(values)])
+        rows = np.concatenate([self._rows, self.preprocessor.process(values).astype(self.dtype)])
         times = np.concatenate([self._times, grid])
         first = self._filled - len(self._rows)  # sample number of rows[0] since the reset
         self._filled += len(grid)
@@ -163,10 +165,11 @@ class DeviceStream:
         windows = []
         for e in range(e0, self._filled + 1, self.step):
             a = e - self.window - first
-            windows.append(Window(self.device, self.seq, float(times[a]), float(times[a + self.window - 1]), rows[a:a + self.window]))
+            # a copy: a view would pin all of ``rows`` for as long as the window waits in a queue
+            windows.append(Window(self.device, self.seq, float(times[a]), float(times[a + self.window - 1]), rows[a:a + self.window].copy()))
             self.seq += 1
         keep = self.window - 1
-        self._rows, self._times = rows[-keep:], times[-keep:]
+        self._rows, self._times = rows[-keep:].copy(), times[-keep:].copy()
         return windows
 
 
@@ -220,3 +223,66 @@ class Recognizer:
 
     def feed(self, device: str, t, raw) -> list[Label]:
         return self.classify(self.push(device, t, raw))
+
+
+class WindowQueue:
+    """Windows waiting for the model: bounded, and fair between devices.
+
+    Each device keeps at most ``per_device`` windows (its oldest goes first), all
+    devices together at most ``limit`` (the device next in turn loses its oldest).
+    ``take`` serves devices in turn, so a device that floods gets its share, not the
+    model.  Every window dropped is counted in ``dropped``.
+
+    >>> q = WindowQueue(limit=4, per_device=2)
+    >>> for device, seq in [("a", 0), ("a", 1), ("a", 2), ("b", 0)]:
+    ...     q.put(device, f"{device}{seq}")
+    >>> q.dropped, len(q), q.take(10)
+    (1, 3, ['a1', 'b0', 'a2'])
+    """
+
+    def __init__(self, limit: int, per_device: int):
+        self.limit, self.per_device = limit, per_device
+        self._devices: dict[str, deque] = {}  # insertion order is the serving order
+        self._size = 0
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def put(self, device: str, item) -> None:
+        waiting = self._devices.get(device)
+        if waiting is not None and len(waiting) >= self.per_device:
+            waiting.popleft()
+            self._size -= 1
+            self.dropped += 1
+        elif self._size >= self.limit:
+            self._drop_next()
+            waiting = self._devices.get(device)  # the drop may have emptied this device's line and removed it
+        if waiting is None:
+            waiting = self._devices[device] = deque()
+        waiting.append(item)
+        self._size += 1
+
+    def _drop_next(self) -> None:
+        device = next(iter(self._devices))
+        waiting = self._devices[device]
+        waiting.popleft()
+        if not waiting:
+            del self._devices[device]
+        self._size -= 1
+        self.dropped += 1
+
+    def take(self, n: int) -> list:
+        """Up to n items, one device at a time in turn."""
+        out = []
+        while self._devices and len(out) < n:
+            device = next(iter(self._devices))
+            waiting = self._devices.pop(device)
+            out.append(waiting.popleft())
+            if waiting:
+                self._devices[device] = waiting  # to the back of the line
+        self._size -= len(out)
+        return out
+
+    def forget(self, device: str) -> None:
+        self._size -= len(self._devices.pop(device, ()))

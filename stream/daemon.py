@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -20,7 +22,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from .config import ConfigError, Settings
-from .core import Recognizer
+from .core import Recognizer, WindowQueue
 from .payloads import Reject, decode_json, parse
 from .sensorlogger import Aligner, split_message
 
@@ -61,17 +63,21 @@ class Daemon:
         self.recognizer = Recognizer(model, smoothing=settings.smoothing)
         self.aligners: dict[str, Aligner] = {}
         self.last_seen: dict[str, float] = {}
-        self.counts = Counter()  # samples, windows, labels, messages, dropped_windows, evicted
+        self.counts = Counter()  # messages, samples, windows, labels, dropped_labels, evicted, disconnects
         self.rejects = Counter()
         self.inference_ms = deque(maxlen=2000)
         self.latency_ms = deque(maxlen=2000)
-        self._queue: deque = deque()
+        self._queue = WindowQueue(settings.max_queue, settings.max_queue_per_device)
         self._cond = threading.Condition()
+        self._state = threading.Lock()  # device state: the network thread feeds it, housekeeping evicts from it
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._fatal: str | None = None
+        self._ever_connected = False
+        self._last_error = ""
         self._warn = RateLimitedLog()
         self._announced: set[str] = set()
+        self._evicted_resets = Counter()
         self.started = time.time()
         self.client = self._make_client()
 
@@ -84,21 +90,28 @@ class Daemon:
         s = self.settings
         client = make_client(s, s.client_id, clean_session=not s.persistent)
         client.will_set(self.status_topic, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=4)  # back within 5 s of the broker's return
-        client.max_queued_messages_set(s.max_queue)  # labels kept while disconnected, bounded
+        client.reconnect_delay_set(min_delay=1, max_delay=2)  # backoff 1, 2, 2... s: back within 3 s of the broker's return
+        client.max_queued_messages_set(s.max_pending_labels)  # labels kept while disconnected, bounded
+        client.max_inflight_messages_set(100)  # labels awaiting the broker's PUBACK (paho's default is 20)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_log = self._on_log
         return client
 
+    def _on_log(self, client, userdata, level, message):
+        if level == mqtt.MQTT_LOG_ERR:
+            self._last_error = message
+
     def _on_connect(self, client, userdata, flags, reason, properties=None):
-        if reason.is_failure:
-            self._fatal = f"the broker refused the connection: {reason}"
-            if str(reason) in ("Bad user name or password", "Not authorized"):
-                self._fatal += " (check username and HARSTREAM_PASSWORD or password_file)"
-            log.error("%s", self._fatal)
+        if reason.is_failure:  # retrying cannot help: stop rather than hammer the broker
+            self._fatal = f"{self.settings.broker}: {refusal(reason)}"  # raised by start() or wait(): said once
             self._stop.set()
             return
+        if self._ever_connected and self.settings.persistent and not flags.session_present:
+            self.counts["sessions_lost"] += 1
+            log.warning("the broker lost our persistent session: readings sent while we were away are gone")
+        self._ever_connected = True
         s = self.settings
         topics = [(f"{s.prefix}/+/imu", s.qos)]
         if s.sensor_logger_topic:
@@ -110,6 +123,10 @@ class Daemon:
 
     def _on_disconnect(self, client, userdata, flags, reason, properties=None):
         self._connected.clear()
+        if not self._ever_connected and not self._stop.is_set():  # cut off before the first CONNACK: TLS said no
+            self._fatal = f"{self.settings.broker}: {dropped_before_connack(self._last_error, reason)}"
+            self._stop.set()
+            return
         if not self._stop.is_set():
             self.counts["disconnects"] += 1
             log.warning("disconnected from the broker (%s); reconnecting", reason)
@@ -119,33 +136,44 @@ class Daemon:
             self.handle(msg.topic, msg.payload)
         except Reject as exc:
             self.rejects[exc.reason] += 1
-            self._warn(exc.reason, f"rejected a message on {msg.topic[:200]}: {exc}")
+            self._warn(exc.reason, f"rejected a message on {msg.topic[:200]!r}: {exc}")
         except Exception:  # a bug must cost one message, not the daemon
             self.rejects["internal_error"] += 1
-            log.exception("failed to handle a message on %s", msg.topic[:200])
+            log.exception("failed to handle a message on %r", msg.topic[:200])
 
     # -- input --------------------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> None:
-        """One message: parse, push through the core, queue completed windows."""
+        """One message: parse, push through the core, queue completed windows.
+
+        A message is parsed and checked whole before any device state changes, so a
+        rejected message leaves no trace but its count.
+        """
         s = self.settings
         self.counts["messages"] += 1
         if len(payload) > s.max_payload:
             raise Reject("too_large", f"{len(payload)} bytes; the limit is {s.max_payload}")
-        if topic == s.sensor_logger_topic:
-            device, items = split_message(decode_json(payload))
-            device = check_device_id(device)
-            aligner = self.aligners.get(device)
-            if aligner is None:
-                aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
-            t, raw = aligner.push(items)
-        else:
-            parts = topic.split("/")
-            prefix_parts = s.prefix.split("/")
-            if len(parts) != len(prefix_parts) + 2 or parts[-1] != "imu":
-                raise Reject("bad_topic", f"topic {topic[:200]!r} is not {s.prefix}/<device>/imu")
-            device = check_device_id(parts[-2])
-            t, raw = parse(payload, s.units_for(device))
-        self._push(device, t, raw)
+        with self._state:
+            if topic == s.sensor_logger_topic:
+                device, items = split_message(decode_json(payload))
+                device = check_device_id(device)
+                self._check_room(device)
+                aligner = self.aligners.get(device)
+                if aligner is None:
+                    aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
+                t, raw = aligner.push(items)
+            else:
+                parts = topic.split("/")
+                prefix_parts = s.prefix.split("/")
+                if len(parts) != len(prefix_parts) + 2 or parts[-1] != "imu":
+                    raise Reject("bad_topic", f"topic {topic[:200]!r} is not {s.prefix}/<device>/imu")
+                device = check_device_id(parts[-2])
+                t, raw = parse(payload, s.units_for(device))
+                self._check_room(device)
+            self._push(device, t, raw)
+
+    def _check_room(self, device: str) -> None:
+        if device not in self.last_seen and len(self.last_seen) >= self.settings.max_devices:
+            raise Reject("too_many_devices", f"already {len(self.last_seen)} devices (max_devices); {device[:40]!r} is not taken on")
 
     def _push(self, device: str, t, raw) -> None:
         self.last_seen[device] = time.monotonic()
@@ -161,54 +189,69 @@ class Daemon:
             now = time.perf_counter()
             with self._cond:
                 for w in windows:
-                    if len(self._queue) >= self.settings.max_queue:
-                        self._queue.popleft()
-                        self.counts["dropped_windows"] += 1
-                    self._queue.append((now, w))
+                    self._queue.put(device, (now, w))
                 self.counts["windows"] += len(windows)
                 self._cond.notify()
 
     # -- classification -----------------------------------------------------------------------
     def _work(self) -> None:
         while True:
-            with self._cond:
-                while not self._queue and not self._stop.is_set():
-                    self._cond.wait(0.5)
-                if not self._queue and self._stop.is_set():
-                    return
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.settings.max_batch))]
-            t0 = time.perf_counter()
             try:
-                labels = self.recognizer.classify([w for _, w in batch])
-            except Exception:
-                self.counts["inference_errors"] += len(batch)
-                log.exception("inference failed for %d windows", len(batch))
-                continue
-            self.inference_ms.append((time.perf_counter() - t0) * 1000 / len(batch))
-            for (queued, _), label in zip(batch, labels):
-                self.client.publish(f"{self.settings.prefix}/{label.device}/activity", json.dumps(label.to_dict()),
-                                    qos=self.settings.qos)
-                self.latency_ms.append((time.perf_counter() - queued) * 1000)
-            self.counts["labels"] += len(labels)
+                if not self._work_once():
+                    return
+            except Exception:  # a bug must cost one batch, not every label from now on
+                self.counts["worker_errors"] += 1
+                log.exception("the classification worker failed on a batch; going on")
+
+    def _work_once(self) -> bool:
+        """Classify and publish one batch; False when stopping and nothing is left."""
+        with self._cond:
+            while not len(self._queue) and not self._stop.is_set():
+                self._cond.wait(0.5)
+            if not len(self._queue) and self._stop.is_set():
+                return False
+            batch = self._queue.take(self.settings.max_batch)
+        if not batch:
+            return True
+        t0 = time.perf_counter()
+        try:
+            labels = self.recognizer.classify([w for _, w in batch])
+        except Exception:
+            self.counts["inference_errors"] += len(batch)
+            log.exception("inference failed for %d windows", len(batch))
+            return True
+        self.inference_ms.append((time.perf_counter() - t0) * 1000 / len(batch))
+        for (queued, _), label in zip(batch, labels):
+            info = self.client.publish(f"{self.settings.prefix}/{label.device}/activity", json.dumps(label.to_dict()),
+                                       qos=self.settings.qos)
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # broker away and max_pending_labels held already
+                self.counts["dropped_labels"] += 1
+            self.latency_ms.append((time.perf_counter() - queued) * 1000)
+        self.counts["labels"] += len(labels)
+        return True
 
     # -- housekeeping -------------------------------------------------------------------------
     def stats(self) -> dict:
         def pct(values, q):
             return round(float(np.percentile(values, q)), 3) if values else None
 
-        resets = Counter()
-        for stream in list(self.recognizer.devices.values()):
-            resets.update({k: v for k, v in stream.counts.items() if k != "samples"})
-        for aligner in list(self.aligners.values()):
-            resets.update(aligner.counts)
+        resets = Counter(self._evicted_resets)
+        with self._state:
+            for stream in self.recognizer.devices.values():
+                resets.update({k: v for k, v in stream.counts.items() if k != "samples"})
+            for aligner in self.aligners.values():
+                resets.update(aligner.counts)
         inference, latency = list(self.inference_ms), list(self.latency_ms)
         return {
             "uptime_s": round(time.time() - self.started, 1),
             "devices": len(self.recognizer.devices),
-            **{k: self.counts[k] for k in ("messages", "samples", "windows", "labels", "dropped_windows", "evicted", "disconnects")},
+            **{k: self.counts[k] for k in ("messages", "samples", "windows", "labels", "dropped_labels", "evicted", "disconnects",
+                                           "sessions_lost")},
+            "dropped_windows": self._queue.dropped,
             "rejects": dict(self.rejects),
             "resets": dict(resets),
             "queue": len(self._queue),
+            "memory_mb": resident_mb(),
             "inference_ms_per_window": {"p50": pct(inference, 50), "p99": pct(inference, 99)},
             "window_to_label_ms": {"p50": pct(latency, 50), "p99": pct(latency, 99)},
             "model": self.model.name,
@@ -217,11 +260,16 @@ class Daemon:
 
     def _evict_idle(self) -> None:
         cutoff = time.monotonic() - self.settings.idle_timeout
-        for device, seen in list(self.last_seen.items()):
-            if seen < cutoff:
+        with self._state:
+            for device in [d for d, seen in self.last_seen.items() if seen < cutoff]:
+                stream = self.recognizer.devices.get(device)
+                if stream is not None:  # keep its counts for the stats
+                    self._evicted_resets.update({k: v for k, v in stream.counts.items() if k != "samples"})
+                aligner = self.aligners.pop(device, None)
+                if aligner is not None:
+                    self._evicted_resets.update(aligner.counts)
                 self.recognizer.forget(device)
-                self.aligners.pop(device, None)
-                self.last_seen.pop(device, None)
+                del self.last_seen[device]
                 self._announced.discard(device)
                 self.counts["evicted"] += 1
 
@@ -243,7 +291,14 @@ class Daemon:
         self.client.publish(f"homeassistant/sensor/harstream_{safe}/activity/config", json.dumps(config), qos=1, retain=True)
 
     # -- life cycle ---------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Classify one largest batch now: the interpreter sizes its memory for it at start, not mid-stream."""
+        info = self.model.info
+        n = self.settings.max_batch if getattr(self.model, "dynamic_batch", False) else 1
+        self.model.predict(np.zeros((n, info.window, len(info.channels)), dtype=np.float32))
+
     def start(self, timeout: float = 10.0) -> None:
+        self.warm_up()
         _connect(self.client, self.settings)
         self.client.loop_start()
         self._threads = [threading.Thread(target=self._work, name="harstream-classify", daemon=True),
@@ -280,6 +335,15 @@ class Daemon:
             raise FatalError(self._fatal)
 
 
+def resident_mb() -> float | None:
+    """This process's resident memory in MB (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def make_client(s: Settings, client_id: str, clean_session: bool = True) -> mqtt.Client:
     """A paho client with the transport, TLS and credentials of the settings (not yet connected)."""
     host, port, transport, tls, path = s.endpoint()
@@ -292,7 +356,16 @@ def make_client(s: Settings, client_id: str, clean_session: bool = True) -> mqtt
         client.tls_insecure_set(s.insecure)
     if s.username:
         client.username_pw_set(s.username, s.password)
+    client.on_socket_open = no_delay
     return client
+
+
+def no_delay(client, userdata, sock) -> None:
+    """Send small packets at once: with Nagle's algorithm, QoS 1 labels wait ~40 ms for the broker's delayed ACK."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):  # a websocket wrapper, or not TCP
+        pass
 
 
 def _connect(client: mqtt.Client, s: Settings) -> None:
@@ -300,6 +373,9 @@ def _connect(client: mqtt.Client, s: Settings) -> None:
     try:
         client.connect(host, port, keepalive=s.keepalive)
     except ssl.SSLCertVerificationError as exc:
+        if "Hostname mismatch" in str(exc.verify_message):
+            raise FatalError(f"{s.broker}: the broker's certificate is for another name ({exc.verify_message}); "
+                             "connect by the name it was issued for") from None
         raise FatalError(f"{s.broker}: the broker's certificate is not trusted ({exc.verify_message}); give its CA with 'ca'") from None
     except ssl.SSLError as exc:
         raise FatalError(f"{s.broker}: TLS failed ({exc.reason or exc})") from None
@@ -307,21 +383,49 @@ def _connect(client: mqtt.Client, s: Settings) -> None:
         raise FatalError(f"{s.broker}: cannot connect ({exc.strerror or exc})") from None
 
 
+def refusal(reason) -> str:
+    text = f"the broker refused the connection: {reason}"
+    if str(reason) in ("Bad user name or password", "Not authorized"):
+        text += " (check username, and HARSTREAM_PASSWORD or password_file)"
+    return text
+
+
+def dropped_before_connack(last_error: str, reason) -> str:
+    """Why a broker closed the connection before accepting it, usually a TLS alert about our certificate."""
+    detail = last_error.replace("failed to receive on socket: ", "") or str(reason)
+    if "certificate required" in detail or "handshake failure" in detail:
+        return f"the broker wants a client certificate: give cert and key ({detail})"
+    if "unknown ca" in detail or "bad certificate" in detail or "certificate unknown" in detail:
+        return f"the broker does not trust our client certificate ({detail})"
+    if "EOF occurred" in detail:
+        return f"the broker closed the TLS connection at once: it wants a client certificate (cert and key), or does not trust ours ({detail})"
+    return f"the broker closed the connection before accepting it ({detail})"
+
+
 def connect_or_explain(client: mqtt.Client, s: Settings, timeout: float = 10.0) -> None:
-    """Connect and start the network loop; a refusal (bad password, ...) raises FatalError at once."""
+    """Connect and start the network loop; a refusal (bad password, a TLS alert, ...) raises FatalError at once."""
     answer: dict = {}
     done = threading.Event()
+    errors: list[str] = []
 
     def on_connect(c, u, flags, reason, properties=None):
         answer["reason"] = reason
         done.set()
 
-    client.on_connect = on_connect
+    def on_disconnect(c, u, flags, reason, properties=None):
+        if not done.is_set():
+            answer["dropped"] = dropped_before_connack(errors[-1] if errors else "", reason)
+            done.set()
+
+    client.on_connect, client.on_disconnect = on_connect, on_disconnect
+    client.on_log = lambda c, u, level, message: errors.append(message) if level == mqtt.MQTT_LOG_ERR else None
     _connect(client, s)
     client.loop_start()
-    if not done.wait(timeout) or answer["reason"].is_failure:
+    if not done.wait(timeout) or "dropped" in answer or answer["reason"].is_failure:
         client.loop_stop()
-        raise FatalError(f"{s.broker}: " + (f"the broker refused the connection: {answer['reason']}" if answer else "no answer to CONNECT"))
+        why = answer.get("dropped") or (refusal(answer["reason"]) if "reason" in answer else f"no answer to CONNECT within {timeout:g} s")
+        raise FatalError(f"{s.broker}: {why}")
+    client.on_disconnect = client.on_log = None
 
 
 def serve(settings: Settings, model) -> int:

@@ -131,7 +131,7 @@ class Model:
         self._in, self._out = inp[0], out[0]
         want = (self.info.window, len(self.info.channels))
         if tuple(self._in["shape"][1:]) != want:
-            raise ModelError(f"{self.path}: input shape {list(self._in['shape'])} does not fit window {want[0]} x {want[1]} channels of its metadata")
+            raise ModelError(f"{self.path}: input shape {self._in['shape'].tolist()} does not fit window {want[0]} x {want[1]} channels of its metadata")
         if self._out["shape"][-1] != len(self.info.labels):
             raise ModelError(f"{self.path}: {self._out['shape'][-1]} outputs but {len(self.info.labels)} labels in its metadata")
         self._lock = threading.Lock()  # an interpreter is not safe to call from two threads

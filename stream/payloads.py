@@ -30,6 +30,7 @@ G = 9.80665
 MAX_SAMPLES = 10_000  # per message
 MAX_ABS_ACC_G = 100.0  # phones saturate at 8-16 g; beyond this it is not a reading
 MAX_ABS_GYRO = 100.0  # rad/s (5,700 deg/s)
+MAX_ABS_TIME = 1e10  # seconds: the year 2286 since the epoch; 1.7e12 would be milliseconds
 ACC_UNITS = {"g": 1.0, "m/s2": 1.0 / G, "m/s^2": 1.0 / G, "ms2": 1.0 / G}
 GYRO_UNITS = {"rad/s": 1.0, "deg/s": math.pi / 180.0, "dps": math.pi / 180.0}
 
@@ -154,6 +155,8 @@ def check(t: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise Reject("too_many_samples", f"{len(t)} samples in one message; at most {MAX_SAMPLES}")
     if not (np.isfinite(t).all() and np.isfinite(raw).all()):
         raise Reject("not_finite", "NaN or infinite value")
+    if len(t) and np.abs(t).max() > MAX_ABS_TIME:
+        raise Reject("bad_time", f"timestamp {np.abs(t).max():.4g}: give seconds (since the epoch or any start), not ms or ns")
     if len(t) and (np.abs(raw[:, :3]).max() > MAX_ABS_ACC_G or np.abs(raw[:, 3:]).max() > MAX_ABS_GYRO):
         raise Reject("out_of_range", f"acceleration beyond {MAX_ABS_ACC_G:g} g or rotation beyond {MAX_ABS_GYRO:g} rad/s")
     if len(t) > 1 and (np.diff(t) < 0).any():
@@ -162,11 +165,24 @@ def check(t: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t, raw
 
 
+def _holds_bool(value) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, list):
+        return any(_holds_bool(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_bool(value.get(k)) for k in ("t", "acc", "gyro"))
+    return False
+
+
 def parse(payload: bytes, units: Units = Units()) -> tuple[np.ndarray, np.ndarray]:
     """One device's message -> (t (n,), raw (n, 6) acc g + gyro rad/s), sorted by time."""
     head = payload.lstrip()[:1]
     if head in (b"{", b"[", b"\""):
         obj = decode_json(payload)
+        # numpy reads true as 1.0: look for booleans, but only where the text could hold one
+        if (b"true" in payload or b"false" in payload) and _holds_bool(obj if isinstance(obj, list) else [obj]):
+            raise Reject("bad_type", "true or false where a number belongs")
         if isinstance(obj, dict):
             if "payload" in obj:
                 raise Reject("unexpected_format", "a Sensor Logger message on a device topic; send it to the Sensor Logger topic")

@@ -25,7 +25,7 @@ from collections import Counter
 
 import numpy as np
 
-from .payloads import ACC_UNITS, GYRO_UNITS, MAX_SAMPLES, Reject, Units, check
+from .payloads import ACC_UNITS, GYRO_UNITS, MAX_ABS_ACC_G, MAX_ABS_GYRO, MAX_ABS_TIME, MAX_SAMPLES, Reject, Units, check
 
 SENSORS = ("accelerometer", "totalacceleration", "gravity", "gyroscope")
 MAX_BUFFERED = 2_000  # readings per sensor waiting for the others
@@ -72,7 +72,7 @@ def split_message(msg) -> tuple[str, list[tuple[str, float, list[float]]]]:
             raise Reject("missing_field", f"payload item {i} ({name}) has no {exc.args[0]}") from None
         except (TypeError, ValueError):
             raise Reject("bad_type", f"payload item {i} ({name}) holds something that is not a number") from None
-        if isinstance(values.get("x"), bool):
+        if any(isinstance(values.get(k), bool) for k in ("x", "y", "z")):
             raise Reject("bad_type", f"payload item {i} ({name}) holds a boolean")
         items.append((name, t, xyz))
     return device, items
@@ -90,6 +90,7 @@ class Aligner:
         self.emitted_to = -np.inf
 
     def push(self, items) -> tuple[np.ndarray, np.ndarray]:
+        self._check(items)
         for name in SENSORS:
             new = [(t, xyz) for n, t, xyz in items if n == name]
             if new:
@@ -121,6 +122,22 @@ class Aligner:
         sign = -1.0 if self.frame == "ios" else 1.0
         raw = np.hstack([sign * acc * ACC_UNITS[self.units.acc], gyro * GYRO_UNITS[self.units.gyro]])
         return check(t, raw)
+
+    def _check(self, items) -> None:
+        """Reject a bad message before it touches the buffers (acc and gravity to half the limit each: their sum must pass)."""
+        if not items:
+            return
+        t = np.array([t for _, t, _ in items])
+        xyz = np.array([xyz for _, _, xyz in items])
+        acc = np.array([n != "gyroscope" for n, _, _ in items])
+        limit = np.where(acc, MAX_ABS_ACC_G / ACC_UNITS[self.units.acc], MAX_ABS_GYRO / GYRO_UNITS[self.units.gyro])
+        limit[acc & np.array([n != "totalacceleration" for n, _, _ in items])] /= 2
+        if not (np.isfinite(t).all() and np.isfinite(xyz).all()):
+            raise Reject("not_finite", "NaN or infinite value")
+        if (np.abs(xyz).max(axis=1) > limit).any():
+            raise Reject("out_of_range", f"acceleration beyond {MAX_ABS_ACC_G:g} g or rotation beyond {MAX_ABS_GYRO:g} rad/s")
+        if np.abs(t).max() > MAX_ABS_TIME:
+            raise Reject("bad_time", "a reading's time is not epoch nanoseconds")
 
     def _at(self, name: str, t: np.ndarray) -> np.ndarray:
         st, sv = self.buffers[name]

@@ -22,18 +22,21 @@ def test_n_samples_give_floor_n_minus_128_over_64_plus_1_windows(n, chunk):
 
 def test_streamed_windows_equal_whole_recording_preprocessing(recording):
     whole = preprocess.Preprocessor().process(recording.raw)
-    stream = DeviceStream()
-    windows = []
+    exact, stored = DeviceStream(dtype=np.float64), DeviceStream()  # float64 to compare; float32 as the daemon keeps it
+    windows, kept = [], []
     rng = np.random.default_rng(0)
     i = 0
     while i < len(recording):
         k = int(rng.integers(1, 60))
-        windows += stream.push(recording.t[i:i + k], recording.raw[i:i + k])
+        windows += exact.push(recording.t[i:i + k], recording.raw[i:i + k])
+        kept += stored.push(recording.t[i:i + k], recording.raw[i:i + k])
         i += k
-    assert len(windows) == (len(recording) - 128) // 64 + 1
-    for w in windows:
+    assert len(windows) == len(kept) == (len(recording) - 128) // 64 + 1
+    for w, w32 in zip(windows, kept):
         np.testing.assert_allclose(w.data, whole[w.seq * 64:w.seq * 64 + 128], atol=1e-9, rtol=0)
         assert w.start == recording.t[w.seq * 64] and w.end == recording.t[w.seq * 64 + 127]
+        assert w32.data.dtype == np.float32
+        np.testing.assert_array_equal(w32.data, w.data.astype(np.float32))  # rounded once, where the model would
 
 
 @pytest.mark.parametrize("rate", [100.0, 60.0, 50.0])
