@@ -123,6 +123,8 @@ CASES = [
     Case("far_over_size_limit", "a 1 MB array", "own", "too_large",
          lambda r, i: (None, b"[" + b"0," * 500_000 + b"0]"), 0.02),
     Case("milliseconds", "timestamps in ms (1.7e12)", "own", "bad_time", lambda r, i: (None, dumps(sample(T0 * 1000)))),
+    Case("sparse", "2,000 readings 0.99 s apart (would resample to 100,000)", "own", "too_sparse",
+         lambda r, i: (None, "".join(f"{T0 + k * 0.99:.2f},0,0,1,0,0,0\n" for k in range(2000)).encode()), 0.1),
     # -- device ids that would break topics ----------------------------------------------------
     Case("id_too_long", f"a device id of {MAX_DEVICE_ID + 1} characters", "raw", "bad_device_id",
          lambda r, i: ("har/" + "x" * (MAX_DEVICE_ID + 1) + "/imu", dumps(sample()))),
@@ -141,6 +143,8 @@ CASES = [
     Case("logger_1e30", "Sensor Logger reading of 1e30", "logger", "out_of_range",
          lambda r, i: (None, logger_message("p", [logger_item(name="gyroscope", z=1e30)]))),
     Case("logger_invalid_json", "Sensor Logger topic, not JSON", "logger", "invalid_json", lambda r, i: (None, b"{deviceId")),
+    Case("logger_sparse", "Sensor Logger readings 0.9 s apart", "logger", "too_sparse",
+         lambda r, i: (None, logger_message("p", [logger_item(time=int(T0 * 1e9) + k * 900_000_000) for k in range(50)])), 0.2),
     # -- accepted, on noisy devices: time that misbehaves ----------------------------------------
     Case("duplicated", "every sample sent twice", "other", None,
          lambda r, i: (f"dup-{i % 20}", dumps(sample(T0 + (i // 40) * 0.02))), 2),

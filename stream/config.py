@@ -61,7 +61,7 @@ class Settings:
     max_queue: int = 10_000  # windows waiting for the model; the oldest is dropped beyond it
     max_queue_per_device: int = 256  # so that one flooding device cannot crowd out the others
     max_pending_labels: int = 10_000  # labels held while the broker is away; the newest is dropped beyond it
-    max_devices: int = 20_000  # devices with state; a new one beyond it is rejected (about 7 KB each)
+    max_devices: int = 20_000  # devices with state; a new one beyond it is rejected (about 9 kB each)
     max_batch: int = 256  # windows classified in one call
     idle_timeout: float = 600.0  # seconds before a silent device's state is freed
     stats_interval: float = 10.0

@@ -26,11 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .core import MAX_GAP_S
+
 G = 9.80665
 MAX_SAMPLES = 10_000  # per message
 MAX_ABS_ACC_G = 100.0  # phones saturate at 8-16 g; beyond this it is not a reading
 MAX_ABS_GYRO = 100.0  # rad/s (5,700 deg/s)
 MAX_ABS_TIME = 1e10  # seconds: the year 2286 since the epoch; 1.7e12 would be milliseconds
+MIN_RATE_HZ = 5.0  # readings are resampled to the model's rate: sparser ones would make far more than they are
 ACC_UNITS = {"g": 1.0, "m/s2": 1.0 / G, "m/s^2": 1.0 / G, "ms2": 1.0 / G}
 GYRO_UNITS = {"rad/s": 1.0, "deg/s": math.pi / 180.0, "dps": math.pi / 180.0}
 
@@ -149,7 +152,7 @@ def _from_csv(payload: bytes, units: Units) -> tuple[np.ndarray, np.ndarray]:
     return data[:, 0], data[:, 1:] * scale
 
 
-def check(t: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check(t: np.ndarray, raw: np.ndarray, density: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Reject what no sensor sends: too many samples, non-finite or absurd values."""
     if len(t) > MAX_SAMPLES:
         raise Reject("too_many_samples", f"{len(t)} samples in one message; at most {MAX_SAMPLES}")
@@ -162,7 +165,20 @@ def check(t: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(t) > 1 and (np.diff(t) < 0).any():
         order = np.argsort(t, kind="stable")  # a batch may list its samples out of order
         t, raw = t[order], raw[order]
+    if density:
+        check_density(t)
     return t, raw
+
+
+def check_density(t: np.ndarray) -> None:
+    """Reject readings so sparse that resampling would multiply them: 10,000 readings 0.99 s apart
+    would become 500,000 samples.  Gaps over ``MAX_GAP_S`` reset the stream instead and cost nothing."""
+    if len(t) < 2:
+        return
+    dt = np.diff(t)
+    covered = dt[(dt > 0) & (dt <= MAX_GAP_S)].sum()
+    if covered > len(t) / MIN_RATE_HZ + MAX_GAP_S:
+        raise Reject("too_sparse", f"{len(t)} readings spread over {covered:.0f} s; send at least {MIN_RATE_HZ:g} a second")
 
 
 def _holds_bool(value) -> bool:

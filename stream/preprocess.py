@@ -160,7 +160,7 @@ class Preprocessor:
         for lo in range(0, len(raw), BLOCK):
             block = raw[lo:lo + BLOCK]
             med = _median3(self._history, block)
-            self._history = np.concatenate([self._history, block])[-(MEDIAN_SIZE - 1):]
+            self._history = np.concatenate([self._history, block])[-(MEDIAN_SIZE - 1):].copy()  # not a view: it would pin the block
             smooth, self._noise_state = self._noise.run(med, self._noise_state)
             gravity, self._gravity_state = self._gravity.run(smooth[:, :3], self._gravity_state)
             rows = out[lo:lo + BLOCK]

@@ -25,7 +25,7 @@ from collections import Counter
 
 import numpy as np
 
-from .payloads import ACC_UNITS, GYRO_UNITS, MAX_ABS_ACC_G, MAX_ABS_GYRO, MAX_ABS_TIME, MAX_SAMPLES, Reject, Units, check
+from .payloads import ACC_UNITS, GYRO_UNITS, MAX_ABS_ACC_G, MAX_ABS_GYRO, MAX_ABS_TIME, MAX_SAMPLES, Reject, Units, check, check_density
 
 SENSORS = ("accelerometer", "totalacceleration", "gravity", "gyroscope")
 MAX_BUFFERED = 2_000  # readings per sensor waiting for the others
@@ -121,7 +121,7 @@ class Aligner:
         self._trim(reference, others)
         sign = -1.0 if self.frame == "ios" else 1.0
         raw = np.hstack([sign * acc * ACC_UNITS[self.units.acc], gyro * GYRO_UNITS[self.units.gyro]])
-        return check(t, raw)
+        return check(t, raw, density=False)  # checked per message in _check, before the buffers changed
 
     def _check(self, items) -> None:
         """Reject a bad message before it touches the buffers (acc and gravity to half the limit each: their sum must pass)."""
@@ -138,6 +138,8 @@ class Aligner:
             raise Reject("out_of_range", f"acceleration beyond {MAX_ABS_ACC_G:g} g or rotation beyond {MAX_ABS_GYRO:g} rad/s")
         if np.abs(t).max() > MAX_ABS_TIME:
             raise Reject("bad_time", "a reading's time is not epoch nanoseconds")
+        for name in SENSORS:
+            check_density(np.sort(t[[n == name for n, _, _ in items]]))
 
     def _at(self, name: str, t: np.ndarray) -> np.ndarray:
         st, sv = self.buffers[name]

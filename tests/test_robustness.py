@@ -142,6 +142,7 @@ def test_thousands_of_hostile_messages_through_mosquitto(model):
 
 def test_broker_killed_and_restarted(model):
     r = robustness.broker_restart(model=model, samples=3000, down=2.0, delay=0.15)
+    print(r)  # shown when an assertion fails
     assert r["reconnected"] and r["reconnect_s"] < 5 and r["disconnects"] == 1
     assert r["labels_made_while_down"] > 0 and r["dropped_labels"] == 0
     assert r["readings_processed"] == 3000  # including what the broker kept while the daemon was away
@@ -150,6 +151,7 @@ def test_broker_killed_and_restarted(model):
 
 def test_labels_beyond_the_pending_bound_are_dropped_and_counted(model):
     r = robustness.broker_restart(model=model, samples=3000, down=1.5, max_pending_labels=3, delay=0.15)
+    print(r)
     assert r["labels_made_while_down"] > 3 and r["dropped_labels"] > 0
     assert r["missing_equals_dropped"] and r["received_identical"]
 
