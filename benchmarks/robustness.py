@@ -293,13 +293,13 @@ def broker_restart(model: Model | None = None, samples: int = 6000, down: float 
         wait_until(lambda: not daemon._connected.is_set(), 5)
         slow.gate.set()  # labels made from here on are made while disconnected
         time.sleep(down)
-        made_while_down = daemon.counts["labels"] - labels_before
         broker.start()
         back = time.monotonic()
         for payload in chunks(second, t0):  # the device goes on at once; the daemon is not back yet
             pub.publish("har/dev/imu", payload, qos=1)
         reconnected = wait_until(daemon._connected.is_set, 15, every=0.01)
         reconnect_s = time.monotonic() - back
+        made_while_down = daemon.counts["labels"] - labels_before  # until the daemon was back
         waiting = samples - daemon.counts["samples"]  # readings the broker kept for the daemon, not yet handed over
         # made while disconnected and not dropped, or made afterwards: all must come
         wait_until(lambda: daemon.counts["labels"] >= len(offline), 30 + len(offline) * delay)
