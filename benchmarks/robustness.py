@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -24,14 +23,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 
 from benchmarks import hostile
+from benchmarks.clients import Collector, Paced, close, publisher
 from stream.brokers import Mosquitto, free_port
 from stream.cli import default_model
 from stream.config import Settings
 from stream.core import Recognizer
-from stream.daemon import Daemon, no_delay
+from stream.daemon import Daemon
 from stream.model import Model
 from stream.recording import Recording, read_csv
 from stream.replay import bundled_recording, encode
@@ -40,85 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- helpers -------------------------------------------------------------------------------------
-class Collector:
-    """A subscriber that keeps everything delivered on its topics (and reconnects by itself)."""
-
-    def __init__(self, port: int, topics, client_id: str, persistent: bool = False, **auth):
-        self.messages: queue.Queue = queue.Queue()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent)
-        self.client.reconnect_delay_set(0.2, 1)
-        self.client.on_socket_open = no_delay
-        if auth.get("username"):
-            self.client.username_pw_set(auth["username"], auth.get("password"))
-        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe([(t, 1) for t in topics]) if not rc.is_failure else None
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        if not subscribed.wait(5):
-            raise RuntimeError("the collector could not subscribe")
-
-    def take(self, n: int, timeout: float, where=lambda topic: True) -> list[tuple[str, bytes]]:
-        out, deadline = [], time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            try:
-                topic, payload = self.messages.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if where(topic):
-                out.append((topic, payload))
-        return out
-
-    def labels(self, n: int, timeout: float) -> list[dict]:
-        return [json.loads(p) for _, p in self.take(n, timeout, lambda t: t.endswith("/activity"))]
-
-    def unique_labels(self, n: int, timeout: float) -> tuple[list[dict], int]:
-        """Labels by (device, seq) until n distinct ones came (QoS 1 may deliver one twice); and the duplicates."""
-        seen, duplicates, deadline = {}, 0, time.monotonic() + timeout
-        while len(seen) < n and time.monotonic() < deadline:
-            for d in self.labels(1, max(deadline - time.monotonic(), 0.01)):
-                duplicates += (d["device"], d["seq"]) in seen
-                seen[d["device"], d["seq"]] = d
-        return sorted(seen.values(), key=lambda d: (d["device"], d["seq"])), duplicates
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def publisher(port: int, client_id: str = "robustness-publisher", username: str | None = None, password: str | None = None) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-    if username:
-        client.username_pw_set(username, password)
-    client.max_inflight_messages_set(200)
-    client.max_queued_messages_set(0)
-    client.reconnect_delay_set(0.2, 1)
-    client.on_socket_open = no_delay
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    return client
-
-
-class Paced:
-    """Publishes with at most ``window`` messages unacknowledged: paho's message ids wrap at 65,535."""
-
-    def __init__(self, client: mqtt.Client, window: int = 5000):
-        self.client, self.window, self.pending = client, window, []
-
-    def __call__(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        self.pending.append(self.client.publish(topic, payload, qos=qos))
-        if len(self.pending) >= self.window:
-            for info in self.pending[: self.window // 2]:
-                info.wait_for_publish(30)
-            del self.pending[: self.window // 2]
-
-    def flush(self) -> None:
-        for info in self.pending:
-            info.wait_for_publish(30)
-        self.pending.clear()
-
-
 def chunks(rec: Recording, t0: float, size: int = 25) -> list[bytes]:
     return [encode("batch", "clean", t0 + rec.t[i:i + size], rec.raw[i:i + size]) for i in range(0, len(rec), size)]
 
@@ -185,15 +105,16 @@ def fuzz(noise: int = 100_000, seed: int = 0, model: Model | None = None, record
         daemon = Daemon(settings, model)
         daemon.start()
         out = Collector(broker.port, ["har/clean/activity", "har/stats"], "fuzz-collector")
-        pub = publisher(broker.port)
+        pub = publisher(broker.port, "robustness-publisher")
         started = time.perf_counter()
         every = max(len(bad) // len(clean), 1)
         send, sent = Paced(pub), 0
         for k, payload in enumerate(clean):
             send("har/clean/imu", payload)
-            for m in bad[k * every:(k + 1) * every if k < len(clean) - 1 else len(bad)]:
+            noise = bad[k * every:(k + 1) * every if k < len(clean) - 1 else len(bad)]  # the last takes the rest
+            for m in noise:
                 send(m.topic, m.payload)
-            sent += 1 + len(bad[k * every:(k + 1) * every if k < len(clean) - 1 else len(bad)])
+            sent += 1 + len(noise)
         send.flush()
         total = len(clean) + len(bad)
         handled = wait_until(lambda: daemon.counts["messages"] >= total, timeout=120 + total / 500)
@@ -202,7 +123,7 @@ def fuzz(noise: int = 100_000, seed: int = 0, model: Model | None = None, record
         stats = None
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # the first stats published after everything was handled
-            for _, payload in out.take(1, 1.5, lambda t: t == "har/stats"):
+            for _, payload, _ in out.take(1, 1.5, lambda t: t == "har/stats"):
                 s = json.loads(payload)
                 if s["messages"] >= total:
                     stats = s
@@ -211,8 +132,7 @@ def fuzz(noise: int = 100_000, seed: int = 0, model: Model | None = None, record
         alive = all(t.is_alive() for t in daemon._threads) and daemon.client.is_connected()
         daemon.stop()
         out.close()
-        pub.loop_stop()
-        pub.disconnect()
+        close(pub)
     counted = Counter(stats["rejects"]) if stats else Counter()
     per_case = Counter(m.case for m in bad)
     return {
@@ -276,7 +196,7 @@ def broker_restart(model: Model | None = None, samples: int = 6000, down: float 
         daemon = Daemon(settings, slow)
         daemon.start()
         out = Collector(broker.port, ["har/dev/activity"], "restart-collector", persistent=True)
-        pub = publisher(broker.port)
+        pub = publisher(broker.port, "robustness-publisher")
         for payload in chunks(first, t0):
             pub.publish("har/dev/imu", payload, qos=1)
         wait_until(lambda: daemon.counts["samples"] >= len(first), 30)
@@ -308,8 +228,7 @@ def broker_restart(model: Model | None = None, samples: int = 6000, down: float 
         stats = daemon.stats()
         daemon.stop()
         out.close()
-        pub.loop_stop()
-        pub.disconnect()
+        close(pub)
     finally:
         broker.stop()
     received = {d["seq"] for d in labels}
@@ -343,10 +262,10 @@ def daemon_sigkill(samples: int = 3000) -> dict:
         command = [sys.executable, "-m", "stream.cli", "serve", "--broker", broker.url, "--client-id", "harstream-sigkill",
                    "--persistent", "--stats-interval", "1"]
         out = Collector(broker.port, ["har/dev/activity", "har/status"], "sigkill-collector")
-        status = lambda: [p for t, p in out.take(1, 15, lambda t: t == "har/status")]
+        status = lambda: [p for _, p, _ in out.take(1, 15, lambda t: t == "har/status")]
         proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         first_online = status() == [b"online"]
-        pub = publisher(broker.port)
+        pub = publisher(broker.port, "robustness-publisher")
         for payload in chunks(first, t0):
             pub.publish("har/dev/imu", payload, qos=1)
         before = out.labels(len(expect_first), 30)
@@ -365,8 +284,7 @@ def daemon_sigkill(samples: int = 3000) -> dict:
         after += out.labels(1, 3)  # one more if readings were delivered twice (below)
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(30)
-        pub.loop_stop()
-        pub.disconnect()
+        close(pub)
         out.close()
     # QoS 1 is at least once: readings handed to the old process but not yet acknowledged come again.
     # The new process starts afresh at the first reading it gets, which is where its first window starts.
@@ -418,7 +336,7 @@ def overload(devices: int = 10_000, rounds: int = 12, delay: float = 0.002, max_
             return timeline[-1] if timeline else {}
 
         baseline = latest(5)["memory_mb"]
-        pub = publisher(broker.port)
+        pub = publisher(broker.port, "robustness-publisher")
         send = Paced(pub)
         after_round = []
         started = time.monotonic()
@@ -435,8 +353,7 @@ def overload(devices: int = 10_000, rounds: int = 12, delay: float = 0.002, max_
         final = latest()
         child.terminate()
         child.wait(30)
-        pub.loop_stop()
-        pub.disconnect()
+        close(pub)
         stats_in.close()
     loaded = [s for s in timeline if s["devices"] == devices]
     return {
@@ -616,7 +533,8 @@ def acl_checks(sb, users: dict, daemon_password_file: str, model: Model, rec: Re
     for infos in attempts.values():
         for info in infos:
             info.wait_for_publish(5)
-    a_own = [a.publish("har/phone-a/imu", p, qos=1) for p in chunks(part(rec, 0, n), t0)]
+    for p in chunks(part(rec, 0, n), t0):
+        a.publish("har/phone-a/imu", p, qos=1)
     b = publisher(sb.port, "acl-phone-b", "phone-b", users["phone-b"])
     for p in chunks(part(rec, 0, n), t0):
         b.publish("har/phone-b/imu", p, qos=1).wait_for_publish(5)
@@ -631,18 +549,16 @@ def acl_checks(sb, users: dict, daemon_password_file: str, model: Model, rec: Re
         "phone-b got labels forged by phone-a": len(forged_seen),
         "phone-a's readings as phone-b reached the daemon": daemon.counts["samples"] - 2 * n,
         "phone-a's own readings reached the daemon": "phone-a" in daemon.recognizer.devices,
-        "phone-a read phone-b's labels or readings": len([t for t, _ in snooped if "phone-b" in t]),
-        "phone-a read its own labels": len([t for t, _ in snooped if t == "har/phone-a/activity"]),
-        "status changed by phone-a": [p for _, p in status_after],
+        "phone-a read phone-b's labels or readings": len([t for t, _, _ in snooped if "phone-b" in t]),
+        "phone-a read its own labels": len([t for t, _, _ in snooped if t == "har/phone-a/activity"]),
+        "status changed by phone-a": [p for _, p, _ in status_after],
         "publishes denied in the broker log": sb.broker.log().count("Denied PUBLISH from acl-phone-a"),
     }
     for c in (b_labels, a_snoops, status):
         c.close()
     for c in (a, b):
-        c.loop_stop()
-        c.disconnect()
+        close(c)
     daemon.stop()
-    del a_own
     return result
 
 
@@ -661,12 +577,11 @@ def credential_leak(sb, password: str, monitor_password: str) -> dict:
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=30)
     wrong = subprocess.run(command, cwd=ROOT, env={**env, "HARSTREAM_PASSWORD": password + "x"}, capture_output=True, text=True, timeout=60)
-    pub.loop_stop()
-    pub.disconnect()
+    close(pub)
     stats.close()
     secret = password.encode()
     return {
-        "stats_messages": len(got), "in_stats": any(secret in p for _, p in got), "in_argv": secret in argv,
+        "stats_messages": len(got), "in_stats": any(secret in p for _, p, _ in got), "in_argv": secret in argv,
         "in_output": secret in output, "output_lines": len(output.splitlines()), "sigterm_exit": proc.returncode,
         "wrong_password_exit": wrong.returncode, "wrong_password_error": wrong.stderr.strip().splitlines()[-1:],
         "wrong_password_in_output": (password + "x") in wrong.stderr + wrong.stdout,

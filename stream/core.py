@@ -283,6 +283,3 @@ class WindowQueue:
                 self._devices[device] = waiting  # to the back of the line
         self._size -= len(out)
         return out
-
-    def forget(self, device: str) -> None:
-        self._size -= len(self._devices.pop(device, ()))

@@ -70,13 +70,13 @@ class Daemon:
         self._queue = WindowQueue(settings.max_queue, settings.max_queue_per_device)
         self._cond = threading.Condition()
         self._state = threading.Lock()  # device state: the network thread feeds it, housekeeping evicts from it
+        self._topic_levels = len(settings.prefix.split("/")) + 2  # <prefix>/<device>/imu
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._fatal: str | None = None
         self._ever_connected = False
         self._last_error = ""
         self._warn = RateLimitedLog()
-        self._announced: set[str] = set()
         self._evicted_resets = Counter()
         self.started = time.time()
         self.client = self._make_client()
@@ -117,7 +117,7 @@ class Daemon:
         if s.sensor_logger_topic:
             topics.append((s.sensor_logger_topic, s.qos))
         client.subscribe(topics)
-        client.publish(self.status_topic, "online", qos=1, retain=True)
+        self._online = client.publish(self.status_topic, "online", qos=1, retain=True)
         self._connected.set()
         log.info("connected to %s; listening on %s", s.broker, ", ".join(t for t, _ in topics))
 
@@ -152,35 +152,31 @@ class Daemon:
         self.counts["messages"] += 1
         if len(payload) > s.max_payload:
             raise Reject("too_large", f"{len(payload)} bytes; the limit is {s.max_payload}")
-        with self._state:
-            if topic == s.sensor_logger_topic:
-                device, items = split_message(decode_json(payload))
-                device = check_device_id(device)
-                self._check_room(device)
+        logger = topic == s.sensor_logger_topic
+        if logger:
+            device, items = split_message(decode_json(payload))
+            device = check_device_id(device)
+        else:
+            parts = topic.split("/")
+            if len(parts) != self._topic_levels or parts[-1] != "imu":
+                raise Reject("bad_topic", f"topic {topic[:200]!r} is not {s.prefix}/<device>/imu")
+            device = check_device_id(parts[-2])
+            t, raw = parse(payload, s.units_for(device))
+        with self._state:  # parsed and checked above; from here on device state changes
+            if device not in self.last_seen and len(self.last_seen) >= s.max_devices:
+                raise Reject("too_many_devices", f"already {len(self.last_seen)} devices (max_devices); {device[:40]!r} is not taken on")
+            if logger:
                 aligner = self.aligners.get(device)
                 if aligner is None:
                     aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
-                t, raw = aligner.push(items)
-            else:
-                parts = topic.split("/")
-                prefix_parts = s.prefix.split("/")
-                if len(parts) != len(prefix_parts) + 2 or parts[-1] != "imu":
-                    raise Reject("bad_topic", f"topic {topic[:200]!r} is not {s.prefix}/<device>/imu")
-                device = check_device_id(parts[-2])
-                t, raw = parse(payload, s.units_for(device))
-                self._check_room(device)
+                t, raw = aligner.push(items)  # checks the readings before it buffers them
             self._push(device, t, raw)
 
-    def _check_room(self, device: str) -> None:
-        if device not in self.last_seen and len(self.last_seen) >= self.settings.max_devices:
-            raise Reject("too_many_devices", f"already {len(self.last_seen)} devices (max_devices); {device[:40]!r} is not taken on")
-
     def _push(self, device: str, t, raw) -> None:
+        new = device not in self.last_seen
         self.last_seen[device] = time.monotonic()
-        if device not in self._announced:
-            self._announced.add(device)
-            if self.settings.ha_discovery:
-                self._publish_discovery(device)
+        if new and self.settings.ha_discovery:
+            self._publish_discovery(device)
         if not len(t):
             return
         windows = self.recognizer.push(device, t, raw)
@@ -270,7 +266,6 @@ class Daemon:
                     self._evicted_resets.update(aligner.counts)
                 self.recognizer.forget(device)
                 del self.last_seen[device]
-                self._announced.discard(device)
                 self.counts["evicted"] += 1
 
     def _housekeeping(self) -> None:
@@ -311,6 +306,10 @@ class Daemon:
         if self._fatal or not self._connected.is_set():
             self.stop(publish_offline=False)
             raise FatalError(self._fatal or f"{self.settings.broker}: no answer to CONNECT within {timeout:g} s")
+        try:  # started means announced: whoever subscribes from now on finds "online" retained
+            self._online.wait_for_publish(max(deadline - time.monotonic(), 0.1))
+        except (RuntimeError, ValueError):
+            pass  # disconnected meanwhile: it is sent again on reconnection
 
     def stop(self, publish_offline: bool = True) -> None:
         """Finish the windows in hand, publish ``offline``, disconnect cleanly."""

@@ -152,21 +152,28 @@ def _from_csv(payload: bytes, units: Units) -> tuple[np.ndarray, np.ndarray]:
     return data[:, 0], data[:, 1:] * scale
 
 
-def check(t: np.ndarray, raw: np.ndarray, density: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Reject what no sensor sends: too many samples, non-finite or absurd values."""
-    if len(t) > MAX_SAMPLES:
-        raise Reject("too_many_samples", f"{len(t)} samples in one message; at most {MAX_SAMPLES}")
-    if not (np.isfinite(t).all() and np.isfinite(raw).all()):
+def check_readings(t: np.ndarray, values: np.ndarray, limits) -> None:
+    """Reject non-finite values, implausible times, and values beyond ``limits`` (broadcast against ``values``)."""
+    if not (np.isfinite(t).all() and np.isfinite(values).all()):
         raise Reject("not_finite", "NaN or infinite value")
     if len(t) and np.abs(t).max() > MAX_ABS_TIME:
-        raise Reject("bad_time", f"timestamp {np.abs(t).max():.4g}: give seconds (since the epoch or any start), not ms or ns")
-    if len(t) and (np.abs(raw[:, :3]).max() > MAX_ABS_ACC_G or np.abs(raw[:, 3:]).max() > MAX_ABS_GYRO):
+        raise Reject("bad_time", f"timestamp {np.abs(t).max():.4g} s is past the year 2286: milliseconds or nanoseconds given as seconds?")
+    if len(t) and (np.abs(values) > limits).any():
         raise Reject("out_of_range", f"acceleration beyond {MAX_ABS_ACC_G:g} g or rotation beyond {MAX_ABS_GYRO:g} rad/s")
+
+
+RAW_LIMITS = np.array([MAX_ABS_ACC_G] * 3 + [MAX_ABS_GYRO] * 3)
+
+
+def check(t: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reject what no sensor sends: too many samples, non-finite or absurd values, readings too sparse."""
+    if len(t) > MAX_SAMPLES:
+        raise Reject("too_many_samples", f"{len(t)} samples in one message; at most {MAX_SAMPLES}")
+    check_readings(t, raw, RAW_LIMITS)
     if len(t) > 1 and (np.diff(t) < 0).any():
         order = np.argsort(t, kind="stable")  # a batch may list its samples out of order
         t, raw = t[order], raw[order]
-    if density:
-        check_density(t)
+    check_density(t)
     return t, raw
 
 

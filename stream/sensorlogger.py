@@ -25,7 +25,7 @@ from collections import Counter
 
 import numpy as np
 
-from .payloads import ACC_UNITS, GYRO_UNITS, MAX_ABS_ACC_G, MAX_ABS_GYRO, MAX_ABS_TIME, MAX_SAMPLES, Reject, Units, check, check_density
+from .payloads import ACC_UNITS, GYRO_UNITS, MAX_ABS_ACC_G, MAX_ABS_GYRO, MAX_SAMPLES, Reject, Units, check_density, check_readings
 
 SENSORS = ("accelerometer", "totalacceleration", "gravity", "gyroscope")
 MAX_BUFFERED = 2_000  # readings per sensor waiting for the others
@@ -121,25 +121,20 @@ class Aligner:
         self._trim(reference, others)
         sign = -1.0 if self.frame == "ios" else 1.0
         raw = np.hstack([sign * acc * ACC_UNITS[self.units.acc], gyro * GYRO_UNITS[self.units.gyro]])
-        return check(t, raw, density=False)  # checked per message in _check, before the buffers changed
+        return t, raw  # every reading was checked in _check; their interpolations and sums stay within the limits
 
     def _check(self, items) -> None:
-        """Reject a bad message before it touches the buffers (acc and gravity to half the limit each: their sum must pass)."""
+        """Reject a bad message before it touches the buffers.  Acceleration and gravity may each
+        reach half the limit, so that their sum, the total acceleration, stays within it."""
         if not items:
             return
+        names = np.array([n for n, _, _ in items])
         t = np.array([t for _, t, _ in items])
-        xyz = np.array([xyz for _, _, xyz in items])
-        acc = np.array([n != "gyroscope" for n, _, _ in items])
-        limit = np.where(acc, MAX_ABS_ACC_G / ACC_UNITS[self.units.acc], MAX_ABS_GYRO / GYRO_UNITS[self.units.gyro])
-        limit[acc & np.array([n != "totalacceleration" for n, _, _ in items])] /= 2
-        if not (np.isfinite(t).all() and np.isfinite(xyz).all()):
-            raise Reject("not_finite", "NaN or infinite value")
-        if (np.abs(xyz).max(axis=1) > limit).any():
-            raise Reject("out_of_range", f"acceleration beyond {MAX_ABS_ACC_G:g} g or rotation beyond {MAX_ABS_GYRO:g} rad/s")
-        if np.abs(t).max() > MAX_ABS_TIME:
-            raise Reject("bad_time", "a reading's time is not epoch nanoseconds")
+        scale = np.where(names == "gyroscope", GYRO_UNITS[self.units.gyro], ACC_UNITS[self.units.acc])
+        limits = np.select([names == "gyroscope", names == "totalacceleration"], [MAX_ABS_GYRO, MAX_ABS_ACC_G], MAX_ABS_ACC_G / 2)
+        check_readings(t, np.array([xyz for _, _, xyz in items]) * scale[:, None], limits[:, None])
         for name in SENSORS:
-            check_density(np.sort(t[[n == name for n, _, _ in items]]))
+            check_density(np.sort(t[names == name]))
 
     def _at(self, name: str, t: np.ndarray) -> np.ndarray:
         st, sv = self.buffers[name]

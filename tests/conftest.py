@@ -1,15 +1,12 @@
 """Shared fixtures: a real Mosquitto on a free port, a small HAPT dataset, the committed models."""
 from __future__ import annotations
 
-import json
-import queue
-import threading
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 
+from benchmarks import clients
 from stream.brokers import Mosquitto, mosquitto_binary
 from stream.recording import HAPT_LABELS, read_csv
 from stream.replay import bundled_recording
@@ -77,50 +74,12 @@ def hapt_dir(tmp_path_factory, recording):
     })
 
 
-class Listener:
-    """Collects what a broker delivers on some topics."""
-
-    def __init__(self, broker, topics, client_id="test-listener"):
-        self.messages: queue.Queue = queue.Queue()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        self.client.subscribe([(t, 1) for t in topics])
-        assert subscribed.wait(5)
-
-    def take(self, n: int, timeout: float = 30.0, topic_filter=None) -> list:
-        out, deadline = [], threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        try:
-            while len(out) < n and not deadline.is_set():
-                try:
-                    topic, payload, retain = self.messages.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if topic_filter is None or topic_filter(topic):
-                    out.append((topic, payload, retain))
-        finally:
-            timer.cancel()
-        return out
-
-    def labels(self, n: int, timeout: float = 60.0) -> list[dict]:
-        return [json.loads(p) for _, p, _ in self.take(n, timeout, lambda t: t.endswith("/activity"))]
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 @pytest.fixture
 def listen(broker):
     made = []
 
     def factory(*topics, client_id=None):
-        listener = Listener(broker, topics, client_id or f"test-listener-{len(made)}")
+        listener = clients.Collector(broker.port, topics, client_id or f"test-listener-{len(made)}")
         made.append(listener)
         return listener
 
@@ -131,9 +90,6 @@ def listen(broker):
 
 @pytest.fixture
 def publisher(broker):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
-    client.connect(broker.host, broker.port)
-    client.loop_start()
+    client = clients.publisher(broker.port, "test-publisher")
     yield client
-    client.disconnect()
-    client.loop_stop()
+    clients.close(client)

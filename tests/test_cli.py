@@ -121,6 +121,13 @@ def test_settings_file_then_environment_then_flags(tmp_path, model_path):
     with pytest.raises(config.ConfigError, match="HARSTREAM_PASSWORD"):
         config.load(None, flags={"broker": "mqtt://user:pw@host"})
 
+    for name in ("max_devices", "max_pending_labels", "max_queue_per_device", "max_queue"):
+        with pytest.raises(config.ConfigError, match=name):
+            config.load(None, env={f"HARSTREAM_{name.upper()}": "0"})
+    with pytest.raises(config.ConfigError, match="max_payload"):
+        config.load(None, env={"HARSTREAM_MAX_PAYLOAD": "10"})
+    assert config.load(None, env={"HARSTREAM_MAX_DEVICES": "5"}).max_devices == 5
+
 
 def test_train_without_tensorflow_says_which_extra(tmp_path):
     blocker = tmp_path / "tensorflow.py"
