@@ -35,7 +35,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     model = Model(args.model or default_model())
     data = args.data or default_data_path()
-    recordings = [Recording.from_hapt(r) for r in read_hapt(data, subjects=set(TEST_SUBJECTS))]
+    recordings = [Recording.from_dataset(r) for r in read_hapt(data, subjects=set(TEST_SUBJECTS))]
     broker = start_broker("auto")
     daemon = Daemon(Settings(broker=broker.url, client_id="bench-streaming"), model)
     daemon.start()

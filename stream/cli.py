@@ -9,6 +9,8 @@ from pathlib import Path
 from .config import ConfigError
 from .datasets import DatasetError
 from .model import ModelError
+from .placement import CHOICES as PLACEMENT_CHOICES
+from .placement import PLACEMENTS
 from .recording import RecordingError
 
 MODEL_DIRS = [Path(__file__).resolve().parent.parent / "models", Path(sys.prefix) / "share" / "harstream" / "models"]
@@ -36,9 +38,10 @@ class UsageError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-def _add_data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, default=None,
-                   help="HAPT RawData zip or folder, or UCI HAR zip or folder "
+def _add_data(p: argparse.ArgumentParser, many: bool = False) -> None:
+    p.add_argument("--data", type=Path, default=None, nargs="+" if many else None,
+                   help=("one or more datasets, trained on together: " if many else "")
+                   + "HAPT RawData zip or folder, MotionSense zip or folder, or UCI HAR zip or folder "
                         "(default: the download cache, then ../shared/data/hapt-rawdata.zip)")
 
 
@@ -73,25 +76,33 @@ def _archs():
 
 
 def cmd_evaluate(args) -> int:
-    from .datasets import load_windows
+    from .datasets import scored_windows
     from .metrics import format_table, scores
     from .model import Model
 
     model = Model(args.model)
-    windows = load_windows(args.data)
-    _, test = windows.split()
-    if not len(test):
-        raise DatasetError(f"{windows.source}: has no windows of the test subjects")
+    test = scored_windows(args.data, args.subjects)
     if test.X.shape[1] != model.info.window:
-        raise UsageError(f"{args.model}: takes {model.info.window}-sample windows, {windows.source} has {test.X.shape[1]}")
-    probs = model.predict(test.select(model.info.channels))
+        raise UsageError(f"{args.model}: takes {model.info.window}-sample windows, {test.source} has {test.X.shape[1]}")
+    X = test.select(model.info.channels)
+    if model.info.placements:  # the dataset says where its phone was; placement unknown is scored beside it
+        known = [model.info.placements.index(PLACEMENTS[p]) if PLACEMENTS[p] in model.info.placements else -1 for p in test.placement]
+        probs = model.predict(X, placement=known)
+        unknown = float((model.predict(X).argmax(1) == test.y).mean())
+    else:
+        probs, unknown = model.predict(X), None
     result = scores(test.y, probs.argmax(1), model.info.labels)
-    result.update(model=str(args.model), data=windows.source, runtime=model.backend)
+    result.update(model=str(args.model), data=test.source, runtime=model.backend, subjects=args.subjects)
+    if unknown is not None:
+        result["accuracy_placement_unknown"] = unknown
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{model.name} on the test subjects of {windows.source} ({model.backend}):")
+        which = "every subject" if args.subjects == "all" else "the held-out subjects"
+        print(f"{model.name} on {which} of {test.source} ({model.backend}):")
         print(format_table(result))
+        if unknown is not None:
+            print(f"with the placement not given: accuracy {unknown:.4f}")
     return 0
 
 
@@ -102,7 +113,7 @@ def cmd_predict(args) -> int:
 
     model = load_model(args.model)
     rec = load_recording(args.recording, args.data)
-    recognizer = Recognizer(model, smoothing=args.smoothing)
+    recognizer = Recognizer(model, smoothing=args.smoothing, placement_for=lambda device: args.placement)
     for lo in range(0, len(rec), args.chunk):
         for label in recognizer.feed(args.device, rec.t[lo:lo + args.chunk], rec.raw[lo:lo + args.chunk]):
             truth = window_truth(rec, label.start, label.end)
@@ -128,7 +139,7 @@ def cmd_serve(args) -> int:
 
     from .daemon import FatalError, serve
 
-    settings = _settings(args, _MQTT_FLAGS + ["persistent", "model", "smoothing", "acc_units", "gyro_units", "frame",
+    settings = _settings(args, _MQTT_FLAGS + ["persistent", "model", "smoothing", "acc_units", "gyro_units", "frame", "placement",
                                              "sensor_logger_topic", "stats_interval", "ha_discovery", "log_level",
                                              "max_payload", "idle_timeout"])
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
@@ -190,7 +201,7 @@ def cmd_export_csv(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for rec in read_hapt(data, experiments=set(args.experiment) if args.experiment else None):
         path = args.out / f"exp{rec.experiment:02d}_user{rec.subject:02d}.csv"
-        write_csv(Recording.from_hapt(rec), path)
+        write_csv(Recording.from_dataset(rec), path)
         print(path)
     return 0
 
@@ -210,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", allow_abbrev=False, help="train an architecture N times, report, export the best-on-validation to TFLite")
     p.add_argument("--arch", required=True, help="lstm, cnn-lstm, convlstm, ...")
     p.add_argument("--repeats", type=int, default=1)
-    _add_data(p)
+    _add_data(p, many=True)
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--epochs", type=int, default=None, help="default: the architecture's own")
     p.add_argument("--seed", type=int, default=0)
@@ -221,9 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "'none' fits every repeat on all 21 and exports the first")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", allow_abbrev=False, help="accuracy of a TFLite model on the test subjects (no TensorFlow needed)")
+    p = sub.add_parser("evaluate", allow_abbrev=False, help="accuracy of a TFLite model on held-out subjects (no TensorFlow needed)")
     p.add_argument("--model", type=Path, required=True)
     _add_data(p)
+    p.add_argument("--subjects", choices=["held-out", "all"], default="held-out",
+                   help="held-out (default): HAPT's test subjects, MotionSense's validation subjects; all: every window "
+                        "(for data no model here was trained on)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 
@@ -235,12 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_download)
     p = sub.add_parser("predict", allow_abbrev=False, help="label a recording offline with the same core the daemon runs")
-    p.add_argument("recording", help="CSV recording, HAPT acc_expEE_userUU.txt, or an experiment number with --data")
+    p.add_argument("recording", help="CSV recording, HAPT acc_expEE_userUU.txt, or with --data a HAPT experiment number or a MotionSense trial like wlk_7/sub_5")
     p.add_argument("--model", type=Path, default=None, help="default: models/DEFAULT")
     _add_data(p)
     p.add_argument("--json", action="store_true", help="one JSON object per window")
     p.add_argument("--device", default="recording")
     p.add_argument("--smoothing", type=int, default=1)
+    p.add_argument("--placement", choices=PLACEMENT_CHOICES, default="auto",
+                   help="where the phone was worn; auto (default) infers it from the recording as the daemon does")
     p.add_argument("--chunk", type=int, default=4096, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_predict)
 
@@ -266,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--acc-units", choices=["g", "m/s2"])
     p.add_argument("--gyro-units", choices=["rad/s", "deg/s"])
     p.add_argument("--frame", choices=["android", "ios"], help="Sensor Logger frame for devices not configured otherwise")
+    p.add_argument("--placement", choices=PLACEMENT_CHOICES,
+                   help="where devices not configured otherwise are worn (default auto: inferred per device)")
     p.add_argument("--sensor-logger-topic")
     p.add_argument("--stats-interval", type=float)
     p.add_argument("--max-payload", type=int)

@@ -14,6 +14,7 @@ Example ``harstream.toml``::
     [devices.iphone-anna]          # per-device input settings
     frame = "ios"
     acc_units = "m/s2"
+    placement = "pocket"           # or "waist"; default "auto": inferred from the device's windows
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .payloads import Units
+from .placement import CHOICES as PLACEMENT_CHOICES
 
 
 class ConfigError(Exception):
@@ -57,6 +59,7 @@ class Settings:
     sensor_logger_topic: str = "sensor-logger"
     sensor_logger_acc_units: str = "m/s2"
     frame: str = "android"
+    placement: str = "auto"  # where devices are worn: auto (inferred per device), waist or pocket
     max_payload: int = 256 * 1024
     max_queue: int = 10_000  # windows waiting for the model; the oldest is dropped beyond it
     max_queue_per_device: int = 256  # so that one flooding device cannot crowd out the others
@@ -101,6 +104,9 @@ class Settings:
     def frame_for(self, device: str) -> str:
         return self.devices.get(device, {}).get("frame", self.frame)
 
+    def placement_for(self, device: str) -> str:
+        return self.devices.get(device, {}).get("placement", self.placement)
+
     def validate(self) -> "Settings":
         self.endpoint()
         if self.qos not in (0, 1, 2):
@@ -126,6 +132,10 @@ class Settings:
                     raise ValueError(f"device {device}: frame must be android or ios")
             if self.frame not in ("android", "ios"):
                 raise ValueError(f"frame {self.frame!r}: use android or ios")
+            for device in ["", *self.devices]:
+                if self.placement_for(device) not in PLACEMENT_CHOICES:
+                    where = f"device {device}: " if device else ""
+                    raise ValueError(f"{where}placement {self.placement_for(device)!r}: use {', '.join(PLACEMENT_CHOICES)}")
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         return self

@@ -60,7 +60,7 @@ class RateLimitedLog:
 class Daemon:
     def __init__(self, settings: Settings, model):
         self.settings, self.model = settings, model
-        self.recognizer = Recognizer(model, smoothing=settings.smoothing)
+        self.recognizer = Recognizer(model, smoothing=settings.smoothing, placement_for=settings.placement_for)
         self.aligners: dict[str, Aligner] = {}
         self.last_seen: dict[str, float] = {}
         self.counts = Counter()  # messages, samples, windows, labels, dropped_labels, evicted, disconnects

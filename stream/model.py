@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import preprocess
+from .placement import PLACEMENTS
 
 FORMAT = "harstream-model/1"
 UNITS = {"acc": "g", "gyro": "rad/s"}
@@ -39,6 +40,21 @@ class ModelInfo:
     accuracy: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     format: str = FORMAT
+    # A placement-aware model (see ``placement.py``) names the placements it tells apart; its output
+    # then holds the activity with the placement unknown, the activity given each placement, and the
+    # placement: len(labels) * (1 + len(placements)) + len(placements) columns.
+    placements: list[str] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> int:
+        return len(self.labels) * (1 + len(self.placements)) + len(self.placements)
+
+    def split(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(activity (n, 1 + placements, labels): row 0 placement unknown, row 1 + k given placement k;
+        placement (n, placements), or None for a model that does not tell placements)."""
+        n, L, P = len(out), len(self.labels), len(self.placements)
+        activity = out[:, :L * (1 + P)].reshape(n, 1 + P, L)
+        return activity, (out[:, L * (1 + P):] if P else None)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -70,6 +86,9 @@ class ModelInfo:
             problems.append(f"sample rate {self.sample_rate_hz!r} Hz is not plausible")
         if not self.labels or len(set(self.labels)) != len(self.labels):
             problems.append("labels must be a non-empty list of distinct names")
+        if not isinstance(self.placements, list) or any(p not in PLACEMENTS for p in self.placements) \
+                or len(set(self.placements)) != len(self.placements):
+            problems.append(f"placements {self.placements!r} must be distinct names out of {', '.join(PLACEMENTS)}")
         if problems:
             raise ModelError(f"{where}: " + "; ".join(problems))
 
@@ -132,8 +151,10 @@ class Model:
         want = (self.info.window, len(self.info.channels))
         if tuple(self._in["shape"][1:]) != want:
             raise ModelError(f"{self.path}: input shape {self._in['shape'].tolist()} does not fit window {want[0]} x {want[1]} channels of its metadata")
-        if self._out["shape"][-1] != len(self.info.labels):
-            raise ModelError(f"{self.path}: {self._out['shape'][-1]} outputs but {len(self.info.labels)} labels in its metadata")
+        if self._out["shape"][-1] != self.info.outputs:
+            placements = f" and {len(self.info.placements)} placements" if self.info.placements else ""
+            raise ModelError(f"{self.path}: {self._out['shape'][-1]} outputs but {len(self.info.labels)} labels{placements} "
+                             f"in its metadata (which need {self.info.outputs})")
         self._lock = threading.Lock()  # an interpreter is not safe to call from two threads
         self.dynamic_batch = int(self._in.get("shape_signature", self._in["shape"])[0]) == -1
         self._batch = int(self._in["shape"][0])
@@ -165,12 +186,23 @@ class Model:
         self._interp.invoke()
         return self._dequantize(self._interp.get_tensor(self._out["index"]))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, placement=None) -> np.ndarray:
+        """Activity probabilities (n, labels).  For a placement-aware model, ``placement`` is None
+        (unknown for every window) or one index into ``info.placements`` per window, -1 for unknown."""
+        out = self.predict_all(X)
+        if not self.info.placements:
+            return out
+        activity, _ = self.info.split(out)
+        rows = np.zeros(len(out), dtype=np.int64) if placement is None else np.asarray(placement, dtype=np.int64) + 1
+        return activity[np.arange(len(out)), rows]
+
+    def predict_all(self, X: np.ndarray) -> np.ndarray:
+        """The model's whole output (n, info.outputs)."""
         X = np.asarray(X)
         if X.ndim != 3 or X.shape[1:] != (self.info.window, len(self.info.channels)):
             raise ValueError(f"expected windows of shape (n, {self.info.window}, {len(self.info.channels)}), got {X.shape}")
         if len(X) == 0:
-            return np.zeros((0, len(self.info.labels)))
+            return np.zeros((0, self.info.outputs))
         with self._lock:
             if self.dynamic_batch:
                 return self._invoke(X)

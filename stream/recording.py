@@ -36,9 +36,10 @@ class Recording:
         return len(self.t)
 
     @classmethod
-    def from_hapt(cls, rec) -> "Recording":
+    def from_dataset(cls, rec) -> "Recording":
+        """From a dataset reader's recording (labels as HAPT activity ids)."""
         names = np.array(("",) + HAPT_LABELS, dtype=object)
-        return cls(rec.t, rec.raw, names[rec.labels], f"exp{rec.experiment:02d}_user{rec.subject:02d}")
+        return cls(rec.t, rec.raw, names[rec.labels], rec.name)
 
 
 def _open(path: Path, mode: str):

@@ -23,8 +23,9 @@ DEFAULT_BATCH = {"json": 1, "batch": 25, "csv": 1, "sensor-logger": 25}
 
 
 def load_recording(spec: str | Path, data: Path | None = None) -> Recording:
-    """A CSV recording, or one HAPT experiment: an ``acc_expEE_userUU.txt`` file (its gyro file beside it)."""
-    from .datasets import DatasetError, read_hapt
+    """A CSV recording; one HAPT experiment: an ``acc_expEE_userUU.txt`` file (its gyro file beside it); or,
+    with ``data``, a recording of that dataset by HAPT experiment number or by name (``wlk_7/sub_5`` in MotionSense)."""
+    from .datasets import DatasetError, detect, read_hapt, read_recordings
     from .datasets.archive import parse_table
 
     path = Path(spec)
@@ -40,11 +41,16 @@ def load_recording(spec: str | Path, data: Path | None = None) -> Recording:
             raise RecordingError(f"{acc_path.name} has {len(acc)} rows, {gyro_path.name} {len(gyro)}")
         n = len(acc)
         return Recording(np.arange(n) / 50.0, np.hstack([acc, gyro]), np.full(n, "", dtype=object), acc_path.stem[4:])
-    if data is not None and str(spec).isdigit():
+    if data is not None:
         try:
-            return Recording.from_hapt(read_hapt(data, experiments={int(spec)})[0])
+            if str(spec).isdigit() and detect(data).name == "hapt":
+                return Recording.from_dataset(read_hapt(data, experiments={int(spec)})[0])
+            found = [r for r in read_recordings(data) if r.name == str(spec)]
         except DatasetError as exc:
             raise RecordingError(str(exc)) from None
+        if not found:
+            raise RecordingError(f"{data}: no recording named {str(spec)!r} (HAPT: an experiment number; MotionSense: like wlk_7/sub_5)")
+        return Recording.from_dataset(found[0])
     return read_csv(path)
 
 

@@ -57,7 +57,7 @@ def write_metadata(info: ModelInfo, path: Path) -> None:
 
 def parity(path: Path, X: np.ndarray, keras_probs: np.ndarray) -> dict:
     """Run the exported file on X and compare with Keras: argmax agreement and the largest difference."""
-    lite = Model(path).predict(X)
+    lite = Model(path).predict_all(X)
     disagree = int((lite.argmax(1) != keras_probs.argmax(1)).sum())
     return {
         "windows": int(len(X)),

@@ -1,7 +1,10 @@
-"""What every dataset reader shares: activity names, the subject split, window sets, the cache."""
+"""What every dataset reader shares: activity names, recordings, window sets, the cut into windows.
+
+Nothing here knows a concrete dataset: the readers import this module, and the
+registry (``datasets/__init__.py``) imports the readers.
+"""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,13 +12,17 @@ from pathlib import Path
 import numpy as np
 
 from .. import preprocess
+from ..placement import PLACEMENTS, POCKET, WAIST  # noqa: F401  (re-exported for the readers)
 
 ACTIVITIES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
 #: UCI HAR's test subjects; the other 21 of the 30 are for training.
 TEST_SUBJECTS = (2, 4, 9, 10, 12, 13, 18, 20, 24)
 #: Training subjects held out for every selection (early choices, which repeat to export).
 VALIDATION_SUBJECTS = (7, 15, 26)
-SHARED_ZIP = Path("shared") / "data" / "hapt-rawdata.zip"
+SHARED_DATA = Path("shared") / "data"
+SHARED_ZIP = SHARED_DATA / "hapt-rawdata.zip"
+RATE = 50.0
+WINDOW, STEP = 128, 64
 
 
 class DatasetError(Exception):
@@ -24,25 +31,40 @@ class DatasetError(Exception):
 
 @dataclass
 class WindowSet:
-    """Labelled windows: X (n, window, channels) float32, y (n,) class index 0..5, subject (n,)."""
+    """Labelled windows: X (n, window, channels) float32, y (n,) class index 0..5, subject (n,),
+    placement (n,) index into ``PLACEMENTS`` (where the phone was worn)."""
 
     X: np.ndarray
     y: np.ndarray
     subject: np.ndarray
     channels: tuple[str, ...]
     source: str = ""
+    placement: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.placement is None:  # UCI HAR and HAPT: the waist
+            self.placement = np.zeros(len(self.y), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.y)
 
     def where(self, mask: np.ndarray) -> "WindowSet":
-        return WindowSet(self.X[mask], self.y[mask], self.subject[mask], self.channels, self.source)
+        return WindowSet(self.X[mask], self.y[mask], self.subject[mask], self.channels, self.source, self.placement[mask])
+
+    @classmethod
+    def concat(cls, sets: list["WindowSet"]) -> "WindowSet":
+        channels = sets[0].channels
+        if any(s.channels != channels for s in sets):
+            raise DatasetError("cannot join datasets with different channels: " + "; ".join(f"{s.source}: {s.channels}" for s in sets))
+        return cls(*(np.concatenate([getattr(s, f) for s in sets]) for f in ("X", "y", "subject")), channels,
+                   " + ".join(s.source for s in sets), np.concatenate([s.placement for s in sets]))
 
     def subjects(self, ids) -> "WindowSet":
         return self.where(np.isin(self.subject, list(ids)))
 
     def split(self) -> tuple["WindowSet", "WindowSet"]:
-        """(train, test) by UCI HAR's subject split."""
+        """(train, test) by UCI HAR's subject split (no MotionSense subject is a test subject:
+        its held-out people are the ones this project never sees)."""
         test = np.isin(self.subject, TEST_SUBJECTS)
         return self.where(~test), self.where(test)
 
@@ -58,49 +80,63 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HARSTREAM_CACHE", Path.home() / ".cache" / "harstream"))
 
 
-def default_data_path() -> Path:
-    """The cache's copy of HAPT, else the shared copy beside the checkout or the working folder."""
-    from .download import SOURCES
+@dataclass
+class Recording:
+    """One continuous recording: acc (n, 3) total acceleration in g (Android's signs), gyro (n, 3)
+    in rad/s, a label per sample, and where the phone was worn.
 
-    candidates = [cache_dir() / SOURCES["hapt"].filename]
-    here = Path(__file__).resolve().parents[3]  # the folder that holds the checkout
-    candidates += [Path.cwd().parent / SHARED_ZIP, Path.cwd() / SHARED_ZIP, here / SHARED_ZIP]
-    for path in candidates:
-        if path.exists():
-            return path
-    raise DatasetError(
-        "no dataset found; looked for " + ", ".join(str(p) for p in candidates)
-        + ". Run `harstream download hapt` or pass --data PATH (a HAPT RawData zip or folder, or UCI HAR)"
-    )
-
-
-def _fingerprint(path: Path) -> str:
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{preprocess.VERSION}|windows-v1"
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def load_windows(path: str | Path | None = None, *, use_cache: bool = True) -> WindowSet:
-    """Every labelled window of a dataset: HAPT raw recordings (preprocessed here) or UCI HAR.
-
-    HAPT windows are cached by file identity and preprocessing version.
+    ``labels`` holds HAPT activity ids (1..6 the six activities, 7..12 transitions), 0 where unlabelled.
     """
-    from .hapt import read_hapt, segment_windows
-    from .ucihar import is_ucihar, read_ucihar
 
-    path = Path(path) if path is not None else default_data_path()
-    if not path.exists():
-        raise DatasetError(f"{path}: no such file or folder (expected the HAPT RawData zip or folder, or UCI HAR)")
-    if is_ucihar(path):
-        return read_ucihar(path)
-    cached = cache_dir() / "windows" / f"{_fingerprint(path)}.npz" if path.is_file() and use_cache else None
-    if cached is not None and cached.exists():
-        with np.load(cached) as z:
-            return WindowSet(z["X"], z["y"], z["subject"], tuple(z["channels"].tolist()), str(path))
-    windows = segment_windows(read_hapt(path), source=str(path))
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp.npz")
-        np.savez(tmp, X=windows.X, y=windows.y, subject=windows.subject, channels=np.array(windows.channels))
-        tmp.replace(cached)
-    return windows
+    experiment: int
+    subject: int
+    acc: np.ndarray
+    gyro: np.ndarray
+    labels: np.ndarray
+    rate: float = RATE
+    placement: str = WAIST
+    dataset: str = "hapt"
+    title: str = ""  # the dataset's own name for it, when it has one
+
+    def __len__(self) -> int:
+        return len(self.acc)
+
+    @property
+    def t(self) -> np.ndarray:
+        """Seconds from the first sample (sample k at k / rate)."""
+        return np.arange(len(self)) / self.rate
+
+    @property
+    def raw(self) -> np.ndarray:
+        return np.hstack([self.acc, self.gyro])
+
+    @property
+    def name(self) -> str:
+        return self.title or f"exp{self.experiment:02d}_user{self.subject:02d}"
+
+    def segments(self) -> list[tuple[int, int, int]]:
+        """(activity, start, end) for each run of one label, end exclusive; unlabelled runs left out."""
+        change = np.flatnonzero(np.diff(self.labels)) + 1
+        bounds = np.concatenate([[0], change, [len(self.labels)]])
+        return [(int(self.labels[a]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if self.labels[a]]
+
+
+def segment_windows(recordings: list[Recording], window: int = WINDOW, step: int = STEP, source: str = "") -> WindowSet:
+    """UCI HAR's windows: each recording preprocessed whole (causally), then every labelled
+    segment of activities 1..6 cut into ``window`` samples every ``step``."""
+    xs, ys, subjects, placements = [], [], [], []
+    for rec in recordings:
+        features = preprocess.Preprocessor(rec.rate).process(rec.raw).astype(np.float32)
+        for activity, start, end in rec.segments():
+            if activity > len(ACTIVITIES):
+                continue
+            starts = np.arange(start, end - window + 1, step)
+            if len(starts):
+                xs.append(features[starts[:, None] + np.arange(window)])
+                ys.append(np.full(len(starts), activity - 1))
+                subjects.append(np.full(len(starts), rec.subject))
+                placements.append(np.full(len(starts), PLACEMENTS.index(rec.placement)))
+    if not xs:
+        raise DatasetError(f"{source or 'recordings'}: no labelled segment is long enough for a {window}-sample window")
+    return WindowSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(subjects), preprocess.CHANNELS, source,
+                     np.concatenate(placements))

@@ -2,51 +2,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import preprocess
 from .archive import Archive, NotAnArchive, parse_table
-from .common import ACTIVITIES, DatasetError, WindowSet
+from .common import DatasetError, Recording
 
-RATE = 50.0
-WINDOW, STEP = 128, 64
+MARKER = "RawData/labels.txt"
 _ACC = re.compile(r"acc_exp(\d+)_user(\d+)\.txt$")
-
-
-@dataclass
-class Recording:
-    """One experiment: acc (n, 3) total acceleration in g, gyro (n, 3) in rad/s, a label per sample.
-
-    ``labels`` holds HAPT activity ids (1..6 the six activities, 7..12 transitions), 0 where unlabelled.
-    """
-
-    experiment: int
-    subject: int
-    acc: np.ndarray
-    gyro: np.ndarray
-    labels: np.ndarray
-    rate: float = RATE
-
-    def __len__(self) -> int:
-        return len(self.acc)
-
-    @property
-    def t(self) -> np.ndarray:
-        """Seconds from the first sample (sample k at k / rate)."""
-        return np.arange(len(self)) / self.rate
-
-    @property
-    def raw(self) -> np.ndarray:
-        return np.hstack([self.acc, self.gyro])
-
-    def segments(self) -> list[tuple[int, int, int]]:
-        """(activity, start, end) for each run of one label, end exclusive; unlabelled runs left out."""
-        change = np.flatnonzero(np.diff(self.labels)) + 1
-        bounds = np.concatenate([[0], change, [len(self.labels)]])
-        return [(int(self.labels[a]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if self.labels[a]]
 
 
 def read_hapt(path: str | Path, subjects=None, experiments=None) -> list[Recording]:
@@ -63,7 +27,7 @@ def read_hapt(path: str | Path, subjects=None, experiments=None) -> list[Recordi
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read it ({exc})") from None
     with archive:
-        labels_name = archive.find("RawData/labels.txt")
+        labels_name = archive.find(MARKER)
         if labels_name is None:
             raise DatasetError(f"{path}: not a HAPT dataset (expected RawData/labels.txt and RawData/acc_expEE_userUU.txt files)")
         root = labels_name[: -len("labels.txt")]
@@ -94,22 +58,3 @@ def read_hapt(path: str | Path, subjects=None, experiments=None) -> list[Recordi
     if not recordings:
         raise DatasetError(f"{path}: no RawData/acc_expEE_userUU.txt recordings matched")
     return sorted(recordings, key=lambda r: r.experiment)
-
-
-def segment_windows(recordings: list[Recording], window: int = WINDOW, step: int = STEP, source: str = "") -> WindowSet:
-    """UCI HAR's windows: each recording preprocessed whole (causally), then every labelled
-    segment of activities 1..6 cut into ``window`` samples every ``step``."""
-    xs, ys, subjects = [], [], []
-    for rec in recordings:
-        features = preprocess.Preprocessor(rec.rate).process(rec.raw).astype(np.float32)
-        for activity, start, end in rec.segments():
-            if activity > len(ACTIVITIES):
-                continue
-            starts = np.arange(start, end - window + 1, step)
-            if len(starts):
-                xs.append(features[starts[:, None] + np.arange(window)])
-                ys.append(np.full(len(starts), activity - 1))
-                subjects.append(np.full(len(starts), rec.subject))
-    if not xs:
-        raise DatasetError(f"{source or 'recordings'}: no labelled segment is long enough for a {window}-sample window")
-    return WindowSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(subjects), preprocess.CHANNELS, source)

@@ -13,25 +13,17 @@ from ..preprocess import UCI_CHANNELS
 from .archive import Archive, parse_table
 from .common import DatasetError, WindowSet
 
-_MARKER = "train/Inertial Signals/total_acc_x_train.txt"
+MARKER = "train/Inertial Signals/total_acc_x_train.txt"
 _SIGNALS = UCI_CHANNELS  # also the file names: total_acc_x_train.txt, ...
-
-
-def is_ucihar(path: str | Path) -> bool:
-    try:
-        with Archive(path) as archive:
-            return archive.find(_MARKER) is not None
-    except (FileNotFoundError, OSError):
-        return False
 
 
 def read_ucihar(path: str | Path) -> WindowSet:
     """Train and test windows together (split them with ``WindowSet.split``)."""
     with Archive(path) as archive:
-        marker = archive.find(_MARKER)
+        marker = archive.find(MARKER)
         if marker is None:
             raise DatasetError(f"{path}: not UCI HAR (expected train/Inertial Signals/total_acc_x_train.txt)")
-        root = marker[: -len(_MARKER)]
+        root = marker[: -len(MARKER)]
         parts = []
         try:
             for split in ("train", "test"):
