@@ -9,7 +9,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from stream.daemon import no_delay
+from harstream.adapters.mqtt.connection import no_delay
 
 
 class Collector:

@@ -23,20 +23,20 @@ from pathlib import Path
 import numpy as np
 import paho.mqtt.client as mqtt
 
-from stream.brokers import start_broker
-from stream.cli import default_model
-from stream.config import Settings
-from stream.daemon import Daemon
-from stream.model import Model
-from stream.recording import read_csv
-from stream.replay import bundled_recording, replay
+from harstream.adapters.brokers import start_broker
+from harstream.cli import default_model
+from harstream.adapters.config import Settings
+from harstream.adapters.mqtt import Daemon
+from harstream.core.model import Model
+from harstream.core.recording import read_csv
+from harstream.adapters.replay import bundled_recording, replay
 
 LOAD = r"""
 import json, sys, time
 import numpy as np
 import paho.mqtt.client as mqtt
-from stream.recording import read_csv
-from stream.replay import bundled_recording, encode
+from harstream.core.recording import read_csv
+from harstream.adapters.replay import bundled_recording, encode
 port, devices, seconds, batch = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 rec = read_csv(bundled_recording())
 client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-load")

@@ -6,7 +6,7 @@ they must leave its state untouched), ``other`` (a noisy device's topic), ``logg
 (the Sensor Logger topic) and ``raw`` (``device`` is then the whole topic).  ``expect`` is
 the reject reason the daemon must count, ``None`` for messages it must accept (they
 reach noisy devices only), or ``"parse"`` where only the parser itself can say (random
-mutations: the oracle is ``stream.payloads.parse``).
+mutations: the oracle is ``harstream.core.payloads.parse``).
 
 >>> msgs = messages(200, seed=1)
 >>> len(msgs), sorted({m.case for m in msgs}) == sorted(c.name for c in CASES)
@@ -20,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from stream.daemon import MAX_DEVICE_ID
-from stream.payloads import MAX_SAMPLES, Reject, parse
+from harstream.adapters.mqtt.intake import MAX_DEVICE_ID
+from harstream.core.payloads import MAX_SAMPLES, Reject, parse
 
 MAX_PAYLOAD = 256 * 1024  # the daemon's default max_payload
 T0 = 1.7e9

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.datasets import load_windows
-from stream.model import Model
+from harstream.datasets import load_windows
+from harstream.core.model import Model
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

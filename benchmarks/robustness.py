@@ -26,14 +26,14 @@ import numpy as np
 
 from benchmarks import hostile
 from benchmarks.clients import Collector, Paced, close, publisher
-from stream.brokers import Mosquitto, free_port
-from stream.cli import default_model
-from stream.config import Settings
-from stream.core import Recognizer
-from stream.daemon import Daemon
-from stream.model import Model
-from stream.recording import Recording, read_csv
-from stream.replay import bundled_recording, encode
+from harstream.adapters.brokers import Mosquitto, free_port
+from harstream.cli import default_model
+from harstream.adapters.config import Settings
+from harstream.core import Recognizer
+from harstream.adapters.mqtt import Daemon
+from harstream.core.model import Model
+from harstream.core.recording import Recording, read_csv
+from harstream.adapters.replay import bundled_recording, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,14 +210,14 @@ def broker_restart(model: Model | None = None, samples: int = 6000, down: float 
         labels_before = daemon.counts["labels"]
         broker.kill()
         killed = time.monotonic()
-        wait_until(lambda: not daemon._connected.is_set(), 5)
+        wait_until(lambda: not daemon.connected.is_set(), 5)
         slow.gate.set()  # labels made from here on are made while disconnected
         time.sleep(down)
         broker.start()
         back = time.monotonic()
         for payload in chunks(second, t0):  # the device goes on at once; the daemon is not back yet
             pub.publish("har/dev/imu", payload, qos=1)
-        reconnected = wait_until(daemon._connected.is_set, 15, every=0.01)
+        reconnected = wait_until(daemon.connected.is_set, 15, every=0.01)
         reconnect_s = time.monotonic() - back
         made_while_down = daemon.counts["labels"] - labels_before  # until the daemon was back
         waiting = samples - daemon.counts["samples"]  # readings the broker kept for the daemon, not yet handed over
@@ -259,7 +259,7 @@ def daemon_sigkill(samples: int = 3000) -> dict:
     expect_first = Recognizer(model).feed("dev", t0 + first.t, first.raw)
     expect_second = Recognizer(model).feed("dev", t0 + second.t, second.raw)
     with Mosquitto() as broker:
-        command = [sys.executable, "-m", "stream.cli", "serve", "--broker", broker.url, "--client-id", "harstream-sigkill",
+        command = [sys.executable, "-m", "harstream.cli", "serve", "--broker", broker.url, "--client-id", "harstream-sigkill",
                    "--persistent", "--stats-interval", "1"]
         out = Collector(broker.port, ["har/dev/activity", "har/status"], "sigkill-collector")
         status = lambda: [p for _, p, _ in out.take(1, 15, lambda t: t == "har/status")]
@@ -303,7 +303,7 @@ def daemon_sigkill(samples: int = 3000) -> dict:
 
 
 def _overload_child(url: str, delay: float, overrides: dict) -> None:  # the daemon, in a process of its own
-    from stream.daemon import serve
+    from harstream.adapters.mqtt import serve
 
     logging.basicConfig(level=logging.WARNING)
     serve(Settings(broker=url, client_id="harstream-overload", **overrides).validate(), SlowModel(load_model(), delay))
@@ -373,7 +373,7 @@ def memory_per_device(devices: int = 2000) -> dict:
     import gc
     import tracemalloc
 
-    from stream.core import WindowQueue
+    from harstream.core import WindowQueue
 
     rec = read_csv(bundled_recording())
     daemon = Daemon(Settings(max_queue=1, max_queue_per_device=1).validate(), load_model())
@@ -385,7 +385,7 @@ def memory_per_device(devices: int = 2000) -> dict:
     for d in range(devices):
         for payload in payloads:
             daemon.handle(f"har/device-{d:05d}/imu", payload)
-    daemon._queue = WindowQueue(1, 1)  # count the devices, not the windows waiting
+    daemon.worker.queue = WindowQueue(1, 1)  # count the devices, not the windows waiting
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     # windows waiting for the model, as the queue holds them
@@ -434,7 +434,7 @@ def bad_models() -> list[dict]:
         rows = []
         for case, path in cases:
             # the broker is never reached: the model is checked before connecting
-            proc = subprocess.run([sys.executable, "-m", "stream.cli", "serve", "--broker", f"mqtt://127.0.0.1:{free_port()}", "--model", str(path)],
+            proc = subprocess.run([sys.executable, "-m", "harstream.cli", "serve", "--broker", f"mqtt://127.0.0.1:{free_port()}", "--model", str(path)],
                                   cwd=ROOT, capture_output=True, text=True, timeout=60)
             lines = [line for line in proc.stderr.splitlines() if line.strip() and "XNNPACK delegate" not in line]
             rows.append({"case": case, "exit": proc.returncode, "lines": len(lines),
@@ -454,7 +454,7 @@ def security() -> dict:
     import secrets
 
     from benchmarks.secure import secure_broker
-    from stream.daemon import FatalError
+    from harstream.adapters.mqtt import FatalError
 
     model = load_model()
     users = {name: f"{name}-{secrets.token_hex(12)}" for name in ("harstream", "monitor", "phone-a", "phone-b")}
@@ -565,7 +565,7 @@ def acl_checks(sb, users: dict, daemon_password_file: str, model: Model, rec: Re
 def credential_leak(sb, password: str, monitor_password: str) -> dict:
     """``harstream serve`` at DEBUG, its password in HARSTREAM_PASSWORD: is it anywhere it should not be?"""
     env = {**os.environ, "HARSTREAM_PASSWORD": password, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "stream.cli", "serve", "--broker", f"mqtt://127.0.0.1:{sb.port}", "--username", "harstream",
+    command = [sys.executable, "-m", "harstream.cli", "serve", "--broker", f"mqtt://127.0.0.1:{sb.port}", "--username", "harstream",
                "--client-id", "harstream-leak", "--log-level", "DEBUG", "--stats-interval", "0.5"]
     stats = Collector(sb.port, ["har/stats"], "leak-stats", username="monitor", password=monitor_password)
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stream.brokers import Mosquitto, free_port
+from harstream.adapters.brokers import Mosquitto, free_port
 
 ACL = """\
 # the daemon: every device's readings in, every device's labels out, its own status and stats

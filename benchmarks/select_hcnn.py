@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from stream.datasets import load_windows
-from stream.preprocess import UCI_CHANNELS
-from training.archs import ARCHS
-from training.train import fit_model
+from harstream.datasets import load_windows
+from harstream.core.preprocess import UCI_CHANNELS
+from harstream.training.archs import ARCHS
+from harstream.training.train import fit_model
 
 BASE = ARCHS["hcnn"]
 #: name -> (changes to the Arch, options for its builder).  Measured 2026-11-24 on 2 cores (cv accuracy):

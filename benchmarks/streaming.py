@@ -16,15 +16,15 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from stream.brokers import start_broker
-from stream.cli import default_model
-from stream.config import Settings
-from stream.daemon import Daemon
-from stream.datasets import TEST_SUBJECTS, default_data_path, load_windows, read_hapt
-from stream.model import Model
-from stream.recording import Recording, window_truth
-from stream.replay import replay
-from stream.scoring import StreamScore
+from harstream.adapters.brokers import start_broker
+from harstream.cli import default_model
+from harstream.adapters.config import Settings
+from harstream.adapters.mqtt import Daemon
+from harstream.datasets import TEST_SUBJECTS, default_data_path, load_windows, read_hapt
+from harstream.core.model import Model
+from harstream.core.recording import Recording, window_truth
+from harstream.adapters.replay import replay
+from harstream.core.scoring import StreamScore
 
 
 def main(argv=None) -> dict:

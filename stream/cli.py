@@ -6,12 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from .config import ConfigError
+from .adapters.config import ConfigError
 from .datasets import DatasetError
-from .model import ModelError
-from .placement import CHOICES as PLACEMENT_CHOICES
-from .placement import PLACEMENTS
-from .recording import RecordingError
+from .core.model import ModelError
+from .core.placement import CHOICES as PLACEMENT_CHOICES
+from .core.placement import PLACEMENTS
+from .core.recording import RecordingError
 
 MODEL_DIRS = [Path(__file__).resolve().parent.parent / "models", Path(sys.prefix) / "share" / "harstream" / "models"]
 
@@ -29,7 +29,7 @@ def default_model() -> Path:
 
 
 def load_model(path):
-    from .model import Model
+    from .core.model import Model
 
     return Model(path or default_model())
 
@@ -38,47 +38,17 @@ class UsageError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-def _add_data(p: argparse.ArgumentParser, many: bool = False) -> None:
+def add_data(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--data", type=Path, default=None, nargs="+" if many else None,
                    help=("one or more datasets, trained on together: " if many else "")
                    + "HAPT RawData zip or folder, MotionSense zip or folder, or UCI HAR zip or folder "
                         "(default: the download cache, then ../shared/data/hapt-rawdata.zip)")
 
 
-def cmd_train(args) -> int:
-    try:
-        from training.train import train
-    except ImportError as exc:
-        raise UsageError(f"training needs the 'train' extra ({exc.name} is missing): pip install 'harstream[train]'") from None
-    if args.arch not in _archs():
-        raise UsageError(f"unknown --arch {args.arch!r}; choose one of {', '.join(_archs())}")
-    from stream.datasets.common import VALIDATION_SUBJECTS
-
-    validation = VALIDATION_SUBJECTS if args.validation_subjects is None else _subjects(args.validation_subjects)
-    train(args.arch, args.repeats, args.data, args.out, epochs=args.epochs, seed=args.seed,
-          max_windows=args.max_windows, name=args.name, validation_subjects=validation)
-    return 0
-
-
-def _subjects(text: str) -> tuple[int, ...]:
-    if text.strip().lower() == "none":
-        return ()
-    try:
-        return tuple(int(v) for v in text.replace(",", " ").split())
-    except ValueError:
-        raise UsageError(f"--validation-subjects {text!r}: subject numbers like '7 15 26', or 'none'") from None
-
-
-def _archs():
-    from training.archs import ARCHS
-
-    return list(ARCHS)
-
-
 def cmd_evaluate(args) -> int:
     from .datasets import scored_windows
-    from .metrics import format_table, scores
-    from .model import Model
+    from .core.metrics import format_table, scores
+    from .core.model import Model
 
     model = Model(args.model)
     test = scored_windows(args.data, args.subjects)
@@ -108,8 +78,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .core import Recognizer
-    from .recording import window_truth
-    from .replay import load_recording
+    from .core.recording import window_truth
+    from .adapters.replay import load_recording
 
     model = load_model(args.model)
     rec = load_recording(args.recording, args.data)
@@ -125,7 +95,7 @@ def cmd_predict(args) -> int:
 
 
 def _settings(args, names):
-    from . import config
+    from .adapters import config
 
     flags = {name: getattr(args, name, None) for name in names}
     return config.load(getattr(args, "config", None), flags=flags)
@@ -137,7 +107,7 @@ _MQTT_FLAGS = ["broker", "client_id", "prefix", "qos", "username", "password_fil
 def cmd_serve(args) -> int:
     import logging
 
-    from .daemon import FatalError, serve
+    from .adapters.mqtt import FatalError, serve
 
     settings = _settings(args, _MQTT_FLAGS + ["persistent", "model", "smoothing", "acc_units", "gyro_units", "frame", "placement",
                                              "sensor_logger_topic", "stats_interval", "ha_discovery", "log_level",
@@ -151,8 +121,8 @@ def cmd_serve(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from .daemon import make_client
-    from .replay import load_recording, replay
+    from .adapters.mqtt import make_client
+    from .adapters.replay import load_recording, replay
 
     settings = _settings(args, _MQTT_FLAGS)
     specs = list(args.recording) + [str(n) for n in args.experiment or []]
@@ -176,7 +146,7 @@ def cmd_replay(args) -> int:
 
 
 def connect(client, settings) -> None:
-    from .daemon import FatalError, connect_or_explain
+    from .adapters.mqtt import FatalError, connect_or_explain
 
     try:
         connect_or_explain(client, settings)
@@ -185,7 +155,7 @@ def connect(client, settings) -> None:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run
+    from .adapters.demo import run
 
     result = run(load_model(args.model), speed=args.speed, broker_kind=args.broker, fmt=args.format, recording=args.recording)
     if result["labels"] < result["expected"]:
@@ -195,7 +165,7 @@ def cmd_demo(args) -> int:
 
 def cmd_export_csv(args) -> int:
     from .datasets import default_data_path, read_hapt
-    from .recording import Recording, write_csv
+    from .core.recording import Recording, write_csv
 
     data = args.data or default_data_path()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -218,23 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harstream", allow_abbrev=False, description="Human activity recognition from IMU streams over MQTT, on TFLite.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", allow_abbrev=False, help="train an architecture N times, report, export the best-on-validation to TFLite")
-    p.add_argument("--arch", required=True, help="lstm, cnn-lstm, convlstm, ...")
-    p.add_argument("--repeats", type=int, default=1)
-    _add_data(p, many=True)
-    p.add_argument("--out", type=Path, default=Path("models"))
-    p.add_argument("--epochs", type=int, default=None, help="default: the architecture's own")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--name", default=None, help="file name of the exported model (default: the arch)")
-    p.add_argument("--max-windows", type=int, default=None, help="use at most this many windows per split (quick runs, tests)")
-    p.add_argument("--validation-subjects", default=None,
-                   help="training subjects held out to choose the repeat to export (default '7 15 26'); "
-                        "'none' fits every repeat on all 21 and exports the first")
-    p.set_defaults(func=cmd_train)
+    _add_plugins(sub)
 
     p = sub.add_parser("evaluate", allow_abbrev=False, help="accuracy of a TFLite model on held-out subjects (no TensorFlow needed)")
     p.add_argument("--model", type=Path, required=True)
-    _add_data(p)
+    add_data(p)
     p.add_argument("--subjects", choices=["held-out", "all"], default="held-out",
                    help="held-out (default): HAPT's test subjects, MotionSense's validation subjects; all: every window "
                         "(for data no model here was trained on)")
@@ -251,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", allow_abbrev=False, help="label a recording offline with the same core the daemon runs")
     p.add_argument("recording", help="CSV recording, HAPT acc_expEE_userUU.txt, or with --data a HAPT experiment number or a MotionSense trial like wlk_7/sub_5")
     p.add_argument("--model", type=Path, default=None, help="default: models/DEFAULT")
-    _add_data(p)
+    add_data(p)
     p.add_argument("--json", action="store_true", help="one JSON object per window")
     p.add_argument("--device", default="recording")
     p.add_argument("--smoothing", type=int, default=1)
@@ -299,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="1 real time, 10 ten times faster, 0 as fast as possible")
     p.add_argument("--format", choices=["json", "batch", "csv", "sensor-logger"], default="json")
     p.add_argument("--batch", type=int, default=None, help="samples per message (default 1 for json/csv, 25 otherwise)")
-    _add_data(p)
+    add_data(p)
     p.add_argument("--experiment", type=int, action="append", help="HAPT experiment number from --data (repeatable)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_replay)
@@ -313,11 +271,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("export-csv", allow_abbrev=False, help="write HAPT experiments out as CSV recordings")
-    _add_data(p)
+    add_data(p)
     p.add_argument("--experiment", type=int, nargs="*", help="default: all")
     p.add_argument("--out", type=Path, default=Path("recordings"))
     p.set_defaults(func=cmd_export_csv)
     return parser
+
+
+#: Commands that other parts of the distribution add (``harstream train`` comes from ``harstream.training``,
+#: which needs TensorFlow): the runtime never imports them by name.
+PLUGIN_GROUP = "harstream.commands"
+
+
+def _add_plugins(sub) -> None:
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            entry.load()(sub)
+        except ImportError as exc:  # e.g. the train extra is not installed: the command says so when used
+            message = str(exc) if "extra" in str(exc) else f"{entry.name} needs the {entry.name!r} extra ({exc.name or exc} is missing): pip install 'harstream[{entry.name}]'"
+            p = sub.add_parser(entry.name, help=f"(unavailable: {message})", add_help=False)
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+            p.set_defaults(func=lambda args, message=message: _unavailable(message))
+
+
+def _unavailable(message: str) -> int:
+    raise UsageError(message)
 
 
 def main(argv=None) -> int:
@@ -332,5 +312,7 @@ def main(argv=None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m harstream.cli: run the imported module, whose classes the plugins share
+    from harstream.cli import main as imported_main
+
+    sys.exit(imported_main())

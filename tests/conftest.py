@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from benchmarks import clients
-from stream.brokers import Mosquitto, mosquitto_binary
-from stream.recording import HAPT_LABELS, read_csv
-from stream.replay import bundled_recording
+from harstream.adapters.brokers import Mosquitto, mosquitto_binary
+from harstream.core.recording import HAPT_LABELS, read_csv
+from harstream.adapters.replay import bundled_recording
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -31,7 +31,7 @@ def model_path():
 
 @pytest.fixture(scope="session")
 def model(model_path):
-    from stream.model import Model
+    from harstream.core.model import Model
 
     return Model(model_path)
 

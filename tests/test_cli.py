@@ -13,7 +13,7 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def harstream(*args, check=True, timeout=120, **kw):
-    proc = subprocess.run([sys.executable, "-m", "stream.cli", *map(str, args)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "harstream.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=kw.pop("env", ENV), **kw)
     if check and proc.returncode:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
@@ -77,7 +77,7 @@ def test_serve_and_replay_commands_shut_down_cleanly(broker, model_path, listen,
     status = listen("har/status", "har/cli/activity")
     password_file = tmp_path / "unused-password"
     password_file.write_text("s3cret-value\n")
-    serve = subprocess.Popen([sys.executable, "-m", "stream.cli", "serve", "--broker", broker.url, "--model", str(model_path),
+    serve = subprocess.Popen([sys.executable, "-m", "harstream.cli", "serve", "--broker", broker.url, "--model", str(model_path),
                               "--stats-interval", "0.5"], cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True)
     try:
         assert [p for _, p, _ in status.take(1, 20)] == [b"online"]
@@ -99,14 +99,14 @@ def test_serve_refuses_a_password_on_the_command_line(model_path):
 
 
 def test_serve_with_no_broker_is_one_clear_line(model_path):
-    from stream.brokers import free_port
+    from harstream.adapters.brokers import free_port
 
     line = one_line_error(harstream("serve", "--broker", f"mqtt://127.0.0.1:{free_port()}", "--model", model_path, check=False))
     assert "cannot connect" in line
 
 
 def test_settings_file_then_environment_then_flags(tmp_path, model_path):
-    from stream import config
+    from harstream.adapters import config
 
     path = tmp_path / "harstream.toml"
     path.write_text('broker = "mqtt://file:1883"\nprefix = "file"\n[mqtt]\nqos = 0\n[devices.iphone]\nframe = "ios"\n')

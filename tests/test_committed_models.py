@@ -4,7 +4,7 @@ import json
 import pytest
 
 from conftest import MODELS, SHARED_ZIP
-from stream.model import Model
+from harstream.core.model import Model
 
 SEEDS = ["lstm", "cnn-lstm", "convlstm"]
 
@@ -19,14 +19,14 @@ def test_shipped_model_loads_with_its_report(name):
 
 
 def test_default_model_is_shipped():
-    from stream.cli import default_model
+    from harstream.cli import default_model
 
     assert default_model().exists()
 
 
 @pytest.mark.skipif(not SHARED_ZIP.exists(), reason="needs ../shared/data/hapt-rawdata.zip")
 def test_seed_models_reach_88_percent_on_the_test_subjects():
-    from stream.datasets import load_windows
+    from harstream.datasets import load_windows
 
     _, test = load_windows(SHARED_ZIP).split()
     for name in SEEDS:
@@ -45,8 +45,8 @@ def test_hcnn_ships_as_small_int8_close_to_its_float_model():
 
 @pytest.mark.skipif(not SHARED_ZIP.exists(), reason="needs ../shared/data/hapt-rawdata.zip")
 def test_default_model_reaches_97_percent():
-    from stream.cli import default_model
-    from stream.datasets import load_windows
+    from harstream.cli import default_model
+    from harstream.datasets import load_windows
 
     _, test = load_windows(SHARED_ZIP).split()
     model = Model(default_model())

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from stream import preprocess
-from stream.core import DeviceStream, Recognizer
+from harstream.core import preprocess
+from harstream.core import DeviceStream, Recognizer
 
 
 def still(n, rate=50.0, t0=1732450000.0):

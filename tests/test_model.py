@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from stream.model import Model, ModelError
+from harstream.core.model import Model, ModelError
 
 
 @pytest.fixture

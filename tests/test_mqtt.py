@@ -5,11 +5,11 @@ import time
 import numpy as np
 import pytest
 
-from stream.config import Settings
-from stream.core import Recognizer
-from stream.daemon import Daemon
-from stream.recording import Recording
-from stream.replay import encode, replay
+from harstream.adapters.config import Settings
+from harstream.core import Recognizer
+from harstream.adapters.mqtt import Daemon
+from harstream.core.recording import Recording
+from harstream.adapters.replay import encode, replay
 
 N = 2200  # 33 windows
 

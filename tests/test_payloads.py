@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream.payloads import Reject, Units, parse
-from stream.sensorlogger import Aligner, split_message
+from harstream.core.payloads import Reject, Units, parse
+from harstream.core.sensorlogger import Aligner, split_message
 
 SAMPLE = {"t": 1.5, "acc": [0.1, 0.2, 0.97], "gyro": [0.01, 0.02, 0.03]}
 

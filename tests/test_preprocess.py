@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from stream import preprocess
-from stream.preprocess import Preprocessor, butter_sections
+from harstream.core import preprocess
+from harstream.core.preprocess import Preprocessor, butter_sections
 
 scipy_signal = pytest.importorskip("scipy.signal")
 

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import hostile, robustness
-from stream.config import Settings
-from stream.core import WindowQueue
-from stream.daemon import Daemon
-from stream.payloads import Reject
-from stream.replay import encode
+from harstream.adapters.config import Settings
+from harstream.core import WindowQueue
+from harstream.adapters.mqtt import Daemon
+from harstream.core.payloads import Reject
+from harstream.adapters.replay import encode
 
 hostile_json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
@@ -91,7 +91,7 @@ def test_devices_beyond_max_devices_are_turned_away_and_the_others_go_on(offline
     later = encode("batch", "x", np.array([1.04]), np.array([[0, 0, 1, 0, 0, 0]]))
     assert outcome(daemon, "har/d0/imu", later) is None
     daemon.settings.idle_timeout = 0.0
-    daemon._evict_idle()
+    daemon.evict_idle()
     assert outcome(daemon, "har/d3/imu", payload) is None and daemon.counts["evicted"] == 3
 
 
@@ -123,7 +123,7 @@ def test_evicted_devices_keep_their_counts_in_the_stats(offline_daemon):
     daemon.handle("har/a/imu", b'{"t": 0.5, "acc": [0,0,1], "gyro": [0,0,0]}')  # backwards
     assert daemon.stats()["resets"] == {"backwards": 1, "gap": 1, "duplicate": 1}
     daemon.settings.idle_timeout = 0.0
-    daemon._evict_idle()
+    daemon.evict_idle()
     stats = daemon.stats()
     assert stats["devices"] == 0 and stats["evicted"] == 1 and stats["resets"] == {"backwards": 1, "gap": 1, "duplicate": 1}
 

@@ -19,13 +19,13 @@ import importlib.util, json, queue, sys
 import numpy, paho.mqtt.client as mqtt
 assert importlib.util.find_spec("tensorflow") is None, "TensorFlow must not be installed"
 assert numpy.__version__.startswith("1."), numpy.__version__
-from stream.brokers import Mosquitto
-from stream.config import Settings
-from stream.core import Recognizer
-from stream.daemon import Daemon
-from stream.model import Model
-from stream.recording import Recording, read_csv
-from stream.replay import bundled_recording, replay
+from harstream.adapters.brokers import Mosquitto
+from harstream.adapters.config import Settings
+from harstream.core import Recognizer
+from harstream.adapters.mqtt import Daemon
+from harstream.core.model import Model
+from harstream.core.recording import Recording, read_csv
+from harstream.adapters.replay import bundled_recording, replay
 model = Model(sys.argv[1])
 assert model.backend == "tflite-runtime", model.backend
 rec = read_csv(bundled_recording())
@@ -51,7 +51,7 @@ print("PI-OK", len(labels), model.backend, numpy.__version__)
 
 @pytest.mark.slow
 def test_runtime_only_environment_with_tflite_runtime(tmp_path):
-    from stream.cli import default_model
+    from harstream.cli import default_model
 
     model_path = default_model()  # what a Pi runs without --model
     env_dir = tmp_path / "pi"

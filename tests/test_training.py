@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from stream.model import Model  # noqa: E402
-from training.train import train  # noqa: E402
+from harstream.core.model import Model  # noqa: E402
+from harstream.training.train import train  # noqa: E402
 
 
 @pytest.mark.parametrize("arch", ["lstm", "cnn-lstm", "convlstm", "hcnn"])
@@ -34,7 +34,7 @@ def test_tiny_training_exports_a_model_that_agrees_with_keras(arch, hapt_dir, tm
 
 def test_too_few_subjects_is_a_clear_error(tmp_path, recording):
     from conftest import write_hapt
-    from stream.datasets import DatasetError
+    from harstream.datasets import DatasetError
 
     only_test = write_hapt(tmp_path / "d", recording, {4: (2, slice(0, 3000))})
     with pytest.raises(DatasetError, match="need windows of training"):
@@ -50,10 +50,10 @@ def test_without_validation_subjects_all_training_subjects_fit_and_the_first_rep
 
 @pytest.mark.parametrize("quantize", ["int8", "float16", "int8-weights"])
 def test_every_quantisation_exports_a_model_the_runtime_loads(quantize, tmp_path):
-    from stream.model import ModelInfo
-    from stream.preprocess import CHANNELS
-    from training.archs import ARCHS, build_hcnn
-    from training.export import to_tflite, write_model
+    from harstream.core.model import ModelInfo
+    from harstream.core.preprocess import CHANNELS
+    from harstream.training.archs import ARCHS, build_hcnn
+    from harstream.training.export import to_tflite, write_model
 
     X = np.random.default_rng(0).normal(size=(32, 128, 12)).astype(np.float32)
     keras_model = build_hcnn(128, 12, 6)
@@ -63,3 +63,10 @@ def test_every_quantisation_exports_a_model_the_runtime_loads(quantize, tmp_path
     assert probs.shape == (32, 6) and np.allclose(probs.sum(axis=1), 1, atol=0.02)
     if quantize != "int8":  # full int8 rounds too coarsely to compare; the others track Keras closely
         assert np.abs(probs - keras_model.predict(X, verbose=0)).max() < 0.05
+
+
+def test_the_train_command_offers_every_architecture():
+    from harstream.training.archs import ARCHS
+    from harstream.training.cli import ARCH_NAMES
+
+    assert tuple(ARCHS) == ARCH_NAMES

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from stream.preprocess import CHANNELS, UCI_CHANNELS
+from harstream.core.preprocess import CHANNELS, UCI_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Arch:
     # training windows), "float16", or None for float32.  Full int8 quantises the whole input with
     # one scale, which erases the small body-acceleration channels: hcnn lost 3.6 points that way.
     quantize: str | None = None
-    # A placement-aware model (stream/placement.py): its output is the activity with the placement
+    # A placement-aware model (harstream.core.placement): its output is the activity with the placement
     # unknown, given each placement, and the placement itself; trained with ``placement_loss``.
     placements: tuple[str, ...] = ()
     # Normalisation statistics from the windows and their mirror images, so that a model trained on

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.model import Model, ModelInfo, metadata_path
+from harstream.core.model import Model, ModelInfo, metadata_path
 
 
 def to_tflite(model, arch, window: int, classes: int, quantize: str | None = None, representative=None) -> bytes:

@@ -12,11 +12,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from stream import preprocess
-from stream.datasets import ACTIVITIES, READERS, DatasetError, WindowSet, load_windows
-from stream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS
-from stream.metrics import format_table, scores
-from stream.model import Model, ModelInfo
+from harstream.core import preprocess
+from harstream.datasets import ACTIVITIES, READERS, DatasetError, WindowSet, load_windows
+from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS
+from harstream.core.metrics import format_table, scores
+from harstream.core.model import Model, ModelInfo
 
 from .archs import ARCHS, placement_loss
 from .export import parity, to_tflite, write_metadata, write_model

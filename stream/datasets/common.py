@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import preprocess
-from ..placement import PLACEMENTS, POCKET, WAIST  # noqa: F401  (re-exported for the readers)
+from ..core import preprocess
+from ..core.activities import ACTIVITIES
+from ..core.placement import PLACEMENTS, POCKET, WAIST  # noqa: F401  (re-exported for the readers)
 
-ACTIVITIES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
 #: UCI HAR's test subjects; the other 21 of the 30 are for training.
 TEST_SUBJECTS = (2, 4, 9, 10, 12, 13, 18, 20, 24)
 #: Training subjects held out for every selection (early choices, which repeat to export).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..preprocess import UCI_CHANNELS
+from ..core.preprocess import UCI_CHANNELS
 from .archive import Archive, parse_table
 from .common import DatasetError, WindowSet
 

@@ -11,10 +11,10 @@ import paho.mqtt.client as mqtt
 
 from .brokers import start_broker
 from .config import Settings
-from .daemon import Daemon
-from .recording import window_truth
+from .mqtt import Daemon
+from ..core.recording import window_truth
 from .replay import bundled_recording, load_recording, replay
-from .scoring import StreamScore
+from ..core.scoring import StreamScore
 
 
 def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json", recording=None, out=sys.stdout) -> dict:

@@ -30,8 +30,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .payloads import Units
-from .placement import CHOICES as PLACEMENT_CHOICES
+from ..core.payloads import Units
+from ..core.placement import CHOICES as PLACEMENT_CHOICES
 
 
 class ConfigError(Exception):

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .activities import HAPT_LABELS
+
 COLUMNS = ("t", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
-#: HAPT's activity ids 1..12 by name.
-HAPT_LABELS = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING",
-               "STAND_TO_SIT", "SIT_TO_STAND", "SIT_TO_LIE", "LIE_TO_SIT", "STAND_TO_LIE", "LIE_TO_STAND")
 
 
 class RecordingError(Exception):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .datasets.common import ACTIVITIES
+from .activities import ACTIVITIES
 
 
 class StreamScore:

@@ -16,7 +16,7 @@ Units: acceleration in g and gyro in rad/s unless the topic's settings or a
 >>> parse(b'1.0,0,0,1,0,0', Units())
 Traceback (most recent call last):
 ...
-stream.payloads.Reject: bad_shape: CSV line 1 has 6 fields, expected 7 (t,ax,ay,az,gx,gy,gz)
+harstream.core.payloads.Reject: bad_shape: CSV line 1 has 6 fields, expected 7 (t,ax,ay,az,gx,gy,gz)
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import MAX_GAP_S
+from .windows import MAX_GAP_S
 
 G = 9.80665
 MAX_SAMPLES = 10_000  # per message

@@ -9,14 +9,16 @@ import json
 import sys
 import time
 import uuid
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from . import preprocess
-from .payloads import G
-from .recording import Recording, RecordingError, read_csv
-from .sensorlogger import seconds_to_ns
+from .. import data as bundled_data
+from ..core import preprocess
+from ..core.payloads import G
+from ..core.recording import Recording, RecordingError, read_csv
+from ..core.sensorlogger import seconds_to_ns
 
 FORMATS = ("json", "batch", "csv", "sensor-logger")
 DEFAULT_BATCH = {"json": 1, "batch": 25, "csv": 1, "sensor-logger": 25}
@@ -25,8 +27,8 @@ DEFAULT_BATCH = {"json": 1, "batch": 25, "csv": 1, "sensor-logger": 25}
 def load_recording(spec: str | Path, data: Path | None = None) -> Recording:
     """A CSV recording; one HAPT experiment: an ``acc_expEE_userUU.txt`` file (its gyro file beside it); or,
     with ``data``, a recording of that dataset by HAPT experiment number or by name (``wlk_7/sub_5`` in MotionSense)."""
-    from .datasets import DatasetError, detect, read_hapt, read_recordings
-    from .datasets.archive import parse_table
+    from ..datasets import DatasetError, detect, read_hapt, read_recordings
+    from ..datasets.archive import parse_table
 
     path = Path(spec)
     if path.name.startswith(("acc_exp", "gyro_exp")) and path.suffix == ".txt":
@@ -56,7 +58,7 @@ def load_recording(spec: str | Path, data: Path | None = None) -> Recording:
 
 def bundled_recording() -> Path:
     """The test-subject recording shipped with the package (HAPT experiment 4, subject 2)."""
-    return Path(__file__).resolve().parent / "data" / "exp04_user02.csv.gz"
+    return Path(str(resources.files(bundled_data) / "exp04_user02.csv.gz"))
 
 
 def encode(fmt: str, device: str, t: np.ndarray, raw: np.ndarray, message_id: int = 0, session: str = "") -> bytes:

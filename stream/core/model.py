@@ -1,7 +1,7 @@
 """A model artifact: ``NAME.tflite`` beside ``NAME.json`` (its metadata), run by a TFLite interpreter.
 
-The interpreter is ai-edge-litert's, else tflite-runtime's, else TensorFlow's
-(``HARSTREAM_TFLITE=litert|tflite-runtime|tensorflow`` forces one).  Everything
+The interpreter is ai-edge-litert's, else tflite-runtime's (``HARSTREAM_TFLITE=litert|tflite-runtime``
+forces one); the runtime never imports TensorFlow.  Everything
 the daemon needs to feed the model (channels, units, rate, window, step,
 preprocessing version) comes from the metadata and is checked at load time.
 """
@@ -101,16 +101,14 @@ def load_interpreter_class():
     """(Interpreter class, backend name): the first TFLite runtime that imports."""
     choice = os.environ.get("HARSTREAM_TFLITE", "")
     tried = []
-    for name in ([choice] if choice else ["litert", "tflite-runtime", "tensorflow"]):
+    for name in ([choice] if choice else ["litert", "tflite-runtime"]):
         try:
             if name == "litert":
                 from ai_edge_litert.interpreter import Interpreter
             elif name == "tflite-runtime":
                 from tflite_runtime.interpreter import Interpreter
-            elif name == "tensorflow":
-                from tensorflow.lite import Interpreter  # last resort: large, slow to import
             else:
-                raise ModelError(f"HARSTREAM_TFLITE={name!r}: choose litert, tflite-runtime or tensorflow")
+                raise ModelError(f"HARSTREAM_TFLITE={name!r}: choose litert or tflite-runtime")
             return Interpreter, name
         except ImportError as exc:
             tried.append(f"{name} ({exc})")

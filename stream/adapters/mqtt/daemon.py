@@ -1,0 +1,230 @@
+"""``harstream serve``: the MQTT daemon, composed of one part per job.
+
+* ``connection``: the paho client and why a broker said no;
+* ``intake``: messages in, device state updated, completed windows out;
+* ``worker``: the window queue and the thread that classifies it in batches;
+* ``publisher``: labels, status, stats and discovery out.
+
+Readings arrive on ``<prefix>/<device>/imu`` (and Sensor Logger's topic); the
+network thread parses them and cuts windows; the worker classifies every window
+that is waiting in a single batch and publishes ``<prefix>/<device>/activity``.
+``<prefix>/status`` is retained ``online``, with a last will of ``offline``;
+``<prefix>/stats`` is published every ``stats_interval`` seconds.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import paho.mqtt.client as mqtt
+
+from ...core import Recognizer
+from ..config import Settings
+from .connection import FatalError, connect, dropped_before_connack, make_client, refusal
+from .intake import Intake
+from .publisher import Publisher
+from .worker import Worker
+
+log = logging.getLogger("harstream")
+
+
+class Daemon:
+    def __init__(self, settings: Settings, model):
+        self.settings, self.model = settings, model
+        self.counts = Counter()  # messages, samples, windows, labels, dropped_labels, evicted, disconnects, ...
+        self.started = time.time()
+        self.recognizer = Recognizer(model, smoothing=settings.smoothing, placement_for=settings.placement_for)
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.client = self._make_client()
+        self.publisher = Publisher(self.client, settings, self.counts)
+        self.intake = Intake(settings, self.recognizer, self.counts,
+                             on_new_device=self.publisher.discovery if settings.ha_discovery else None)
+        self.worker = Worker(self.recognizer, self.counts, self.publisher.label, settings.max_queue,
+                             settings.max_queue_per_device, settings.max_batch, self.stopping)
+        self._fatal: str | None = None
+        self._ever_connected = False
+        self._last_error = ""
+        self._threads: list[threading.Thread] = []
+
+    # -- what the parts hold, under the names callers know ----------------------------------
+    @property
+    def aligners(self):
+        return self.intake.aligners
+
+    @property
+    def rejects(self) -> Counter:
+        return self.intake.rejects
+
+    @property
+    def latency_ms(self):
+        return self.worker.latency_ms
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """One message through the intake; the windows it completes go to the worker.  Raises Reject."""
+        device, windows = self.intake.handle(topic, payload)
+        if windows:
+            self.worker.put(device, windows)
+
+    def evict_idle(self) -> None:
+        self.intake.evict_idle()
+
+    # -- the connection's callbacks -----------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = make_client(s, s.client_id, clean_session=not s.persistent)
+        client.will_set(f"{s.prefix}/status", "offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=2)  # backoff 1, 2, 2... s: back within 3 s of the broker's return
+        client.max_queued_messages_set(s.max_pending_labels)  # labels kept while disconnected, bounded
+        client.max_inflight_messages_set(100)  # labels awaiting the broker's PUBACK (paho's default is 20)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_log = self._on_log
+        return client
+
+    def _on_log(self, client, userdata, level, message):
+        if level == mqtt.MQTT_LOG_ERR:
+            self._last_error = message
+
+    def _on_connect(self, client, userdata, flags, reason, properties=None):
+        if reason.is_failure:  # retrying cannot help: stop rather than hammer the broker
+            self._fatal = f"{self.settings.broker}: {refusal(reason)}"  # raised by start() or wait(): said once
+            self.stopping.set()
+            return
+        if self._ever_connected and self.settings.persistent and not flags.session_present:
+            self.counts["sessions_lost"] += 1
+            log.warning("the broker lost our persistent session: readings sent while we were away are gone")
+        self._ever_connected = True
+        s = self.settings
+        topics = [(f"{s.prefix}/+/imu", s.qos)]
+        if s.sensor_logger_topic:
+            topics.append((s.sensor_logger_topic, s.qos))
+        client.subscribe(topics)
+        self._online = self.publisher.status("online")
+        self.connected.set()
+        log.info("connected to %s; listening on %s", s.broker, ", ".join(t for t, _ in topics))
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties=None):
+        self.connected.clear()
+        if not self._ever_connected and not self.stopping.is_set():  # cut off before the first CONNACK: TLS said no
+            self._fatal = f"{self.settings.broker}: {dropped_before_connack(self._last_error, reason)}"
+            self.stopping.set()
+            return
+        if not self.stopping.is_set():
+            self.counts["disconnects"] += 1
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, client, userdata, msg):
+        received = self.intake.on_message(msg.topic, msg.payload)
+        if received and received[1]:
+            self.worker.put(*received)
+
+    # -- stats and housekeeping ---------------------------------------------------------------
+    def stats(self) -> dict:
+        def pct(values, q):
+            return round(float(np.percentile(values, q)), 3) if values else None
+
+        inference, latency = list(self.worker.inference_ms), list(self.worker.latency_ms)
+        return {
+            "uptime_s": round(time.time() - self.started, 1),
+            "devices": len(self.recognizer.devices),
+            **{k: self.counts[k] for k in ("messages", "samples", "windows", "labels", "dropped_labels", "evicted", "disconnects",
+                                           "sessions_lost")},
+            "dropped_windows": self.worker.queue.dropped,
+            "rejects": dict(self.intake.rejects),
+            "resets": dict(self.intake.resets()),
+            "queue": len(self.worker.queue),
+            "memory_mb": resident_mb(),
+            "inference_ms_per_window": {"p50": pct(inference, 50), "p99": pct(inference, 99)},
+            "window_to_label_ms": {"p50": pct(latency, 50), "p99": pct(latency, 99)},
+            "model": self.model.name,
+            "runtime": self.model.backend,
+        }
+
+    def _housekeeping(self) -> None:
+        while not self.stopping.wait(self.settings.stats_interval):
+            self.intake.evict_idle()
+            if self.connected.is_set():
+                self.publisher.stats(self.stats())
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Classify one largest batch now: the interpreter sizes its memory for it at start, not mid-stream."""
+        info = self.model.info
+        n = self.settings.max_batch if getattr(self.model, "dynamic_batch", False) else 1
+        self.model.predict(np.zeros((n, info.window, len(info.channels)), dtype=np.float32))
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.warm_up()
+        connect(self.client, self.settings)
+        self.client.loop_start()
+        self._threads = [threading.Thread(target=self.worker.run, name="harstream-classify", daemon=True),
+                         threading.Thread(target=self._housekeeping, name="harstream-stats", daemon=True)]
+        for t in self._threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        while not self.connected.is_set() and time.monotonic() < deadline and not self.stopping.is_set():
+            time.sleep(0.02)
+        if self._fatal or not self.connected.is_set():
+            self.stop(publish_offline=False)
+            raise FatalError(self._fatal or f"{self.settings.broker}: no answer to CONNECT within {timeout:g} s")
+        try:  # started means announced: whoever subscribes from now on finds "online" retained
+            self._online.wait_for_publish(max(deadline - time.monotonic(), 0.1))
+        except (RuntimeError, ValueError):
+            pass  # disconnected meanwhile: it is sent again on reconnection
+
+    def stop(self, publish_offline: bool = True) -> None:
+        """Finish the windows in hand, publish ``offline``, disconnect cleanly."""
+        self.stopping.set()
+        self.worker.wake()
+        for t in self._threads:
+            t.join(timeout=30)
+        if publish_offline and self.connected.is_set():
+            info = self.publisher.status("offline")
+            try:
+                info.wait_for_publish(timeout=5)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait(self) -> None:
+        while not self.stopping.wait(0.5):
+            pass
+        if self._fatal:
+            raise FatalError(self._fatal)
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory in MB (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def serve(settings: Settings, model) -> int:
+    import signal
+
+    daemon = Daemon(settings, model)
+
+    def on_signal(signum, frame):
+        daemon.stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    daemon.start()
+    log.info("model %s (%s, %s); publishing to %s/<device>/activity", model.name, model.path, model.backend, settings.prefix)
+    try:
+        daemon.wait()
+    finally:
+        daemon.stop()
+        log.info("stopped: %s", json.dumps(daemon.stats()))
+    return 0

@@ -1,0 +1,132 @@
+"""Messages in, device state updated, completed windows out: the daemon's input side.
+
+A message is parsed and checked whole before any device's state changes, so a
+rejected message leaves no trace but its count.  The state (every device's
+stream, Sensor Logger aligners, when each was last heard) is guarded by one lock:
+the network thread feeds it, housekeeping evicts from it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+
+from ...core import Recognizer, Window
+from ...core.payloads import Reject, decode_json, parse
+from ...core.sensorlogger import Aligner, split_message
+from ..config import Settings
+
+log = logging.getLogger("harstream")
+_BAD_ID = re.compile(r"[/+#\x00-\x1f\x7f]")
+MAX_DEVICE_ID = 128
+
+
+def check_device_id(device) -> str:
+    if not isinstance(device, str) or not device or len(device) > MAX_DEVICE_ID or _BAD_ID.search(device) or device.startswith("$"):
+        raise Reject("bad_device_id", f"device id {str(device)[:40]!r} is empty, too long, or holds / + # $ or control characters")
+    return device
+
+
+class RateLimitedLog:
+    """At most one line per reason every ``every`` seconds, with how many were held back."""
+
+    def __init__(self, every: float = 10.0):
+        self.every, self.last, self.held = every, {}, Counter()
+
+    def __call__(self, reason: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self.last.get(reason, -1e9) >= self.every:
+            more = f" (and {self.held[reason]} more since the last report)" if self.held[reason] else ""
+            log.warning("%s%s", message, more)
+            self.last[reason], self.held[reason] = now, 0
+        else:
+            self.held[reason] += 1
+
+
+class Intake:
+    """Every device's state, fed one message at a time.  ``handle`` returns the device and the windows
+    the message completed; ``on_new_device`` is called once for each device taken on."""
+
+    def __init__(self, settings: Settings, recognizer: Recognizer, counts: Counter, on_new_device=None):
+        self.settings, self.recognizer, self.counts = settings, recognizer, counts
+        self.on_new_device = on_new_device
+        self.aligners: dict[str, Aligner] = {}
+        self.last_seen: dict[str, float] = {}
+        self.rejects = Counter()
+        self.evicted_resets = Counter()  # reset counts of devices no longer held, kept for the stats
+        self.lock = threading.Lock()
+        self._topic_levels = len(settings.prefix.split("/")) + 2  # <prefix>/<device>/imu
+        self._warn = RateLimitedLog()
+
+    def on_message(self, topic: str, payload: bytes) -> tuple[str, list[Window]] | None:
+        """``handle``, with a reject counted and logged (rate-limited) and a bug costing one message."""
+        try:
+            return self.handle(topic, payload)
+        except Reject as exc:
+            self.rejects[exc.reason] += 1
+            self._warn(exc.reason, f"rejected a message on {topic[:200]!r}: {exc}")
+        except Exception:  # a bug must cost one message, not the daemon
+            self.rejects["internal_error"] += 1
+            log.exception("failed to handle a message on %r", topic[:200])
+        return None
+
+    def handle(self, topic: str, payload: bytes) -> tuple[str, list[Window]]:
+        """One message: parse, check, push through the core.  Raises Reject for a bad message."""
+        s = self.settings
+        self.counts["messages"] += 1
+        if len(payload) > s.max_payload:
+            raise Reject("too_large", f"{len(payload)} bytes; the limit is {s.max_payload}")
+        logger = topic == s.sensor_logger_topic
+        if logger:
+            device, items = split_message(decode_json(payload))
+            device = check_device_id(device)
+        else:
+            parts = topic.split("/")
+            if len(parts) != self._topic_levels or parts[-1] != "imu":
+                raise Reject("bad_topic", f"topic {topic[:200]!r} is not {s.prefix}/<device>/imu")
+            device = check_device_id(parts[-2])
+            t, raw = parse(payload, s.units_for(device))
+        with self.lock:  # parsed and checked above; from here on device state changes
+            if device not in self.last_seen and len(self.last_seen) >= s.max_devices:
+                raise Reject("too_many_devices", f"already {len(self.last_seen)} devices (max_devices); {device[:40]!r} is not taken on")
+            if logger:
+                aligner = self.aligners.get(device)
+                if aligner is None:
+                    aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
+                t, raw = aligner.push(items)  # checks the readings before it buffers them
+            new = device not in self.last_seen
+            self.last_seen[device] = time.monotonic()
+            if new and self.on_new_device is not None:
+                self.on_new_device(device)
+            if not len(t):
+                return device, []
+            windows = self.recognizer.push(device, t, raw)
+            self.counts["samples"] += len(t)
+            return device, windows
+
+    def evict_idle(self) -> None:
+        """Free the state of devices silent for ``idle_timeout``; their reset counts stay in the stats."""
+        cutoff = time.monotonic() - self.settings.idle_timeout
+        with self.lock:
+            for device in [d for d, seen in self.last_seen.items() if seen < cutoff]:
+                stream = self.recognizer.devices.get(device)
+                if stream is not None:
+                    self.evicted_resets.update({k: v for k, v in stream.counts.items() if k != "samples"})
+                aligner = self.aligners.pop(device, None)
+                if aligner is not None:
+                    self.evicted_resets.update(aligner.counts)
+                self.recognizer.forget(device)
+                del self.last_seen[device]
+                self.counts["evicted"] += 1
+
+    def resets(self) -> Counter:
+        """Resets by reason (gap, backwards, duplicate, ...) over every device, evicted ones included."""
+        resets = Counter(self.evicted_resets)
+        with self.lock:
+            for stream in self.recognizer.devices.values():
+                resets.update({k: v for k, v in stream.counts.items() if k != "samples"})
+            for aligner in self.aligners.values():
+                resets.update(aligner.counts)
+        return resets

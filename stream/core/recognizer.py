@@ -1,0 +1,116 @@
+"""Many devices and one model: the windows they complete, classified together in one batch.
+
+>>> import numpy as np
+>>> class Still:  # a stand-in model that always answers LAYING
+...     info = type("Info", (), {"labels": ["SITTING", "LAYING"], "channels": ["gravity_z"], "placements": [],
+...                              "sample_rate_hz": 50.0, "window": 128, "step": 64})()
+...     name = "still"
+...     def predict(self, X):
+...         return np.tile([0.1, 0.9], (len(X), 1))
+>>> recognizer = Recognizer(Still())           # 200 samples: windows end at samples 128 and 192
+>>> labels = recognizer.feed("phone", np.arange(200) / 50.0, np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], (200, 1)))
+>>> [(label.seq, label.activity, label.confidence) for label in labels]
+[(0, 'LAYING', 0.9), (1, 'LAYING', 0.9)]
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import preprocess
+from .placement import AUTO, PlacementBelief
+from .windows import MAX_GAP_S, DeviceStream, Window
+
+
+@dataclass
+class Label:
+    device: str
+    seq: int
+    start: float
+    end: float
+    activity: str
+    confidence: float
+    probabilities: dict
+    model: str
+    placement: str | None = None  # where the device is worn, as set or inferred so far (placement-aware models)
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "seq": self.seq, "start": self.start, "end": self.end, "activity": self.activity,
+                "confidence": self.confidence, "probabilities": self.probabilities, "model": self.model,
+                "placement": self.placement}
+
+
+@dataclass
+class Recognizer:
+    """Many devices and one model: ``push`` samples, ``classify`` completed windows in a batch.
+
+    ``smoothing`` > 1 averages each device's probabilities over its last k windows.
+    With a placement-aware model each device carries a :class:`PlacementBelief`:
+    ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
+    ``"waist"``/``"pocket"``.  A window's placement comes from the windows up to and
+    including it, in order, so a device's labels do not depend on how its windows
+    were batched.
+    """
+
+    model: object
+    smoothing: int = 1
+    max_gap: float = MAX_GAP_S
+    devices: dict = field(default_factory=dict)
+    placement_for: object = None  # device -> "auto" | "waist" | "pocket"; None: "auto" for every device
+
+    def __post_init__(self):
+        info = self.model.info
+        self._columns = [preprocess.CHANNELS.index(c) for c in info.channels]
+        self._history: dict[str, deque] = {}
+        self._placement: dict[str, PlacementBelief] = {}
+
+    def placement(self, device: str) -> PlacementBelief:
+        belief = self._placement.get(device)
+        if belief is None:
+            fixed = self.placement_for(device) if self.placement_for else AUTO
+            belief = self._placement[device] = PlacementBelief(fixed)
+        return belief
+
+    def stream(self, device: str) -> DeviceStream:
+        s = self.devices.get(device)
+        if s is None:
+            info = self.model.info
+            s = self.devices[device] = DeviceStream(info.sample_rate_hz, info.window, info.step, device, self.max_gap)
+        return s
+
+    def push(self, device: str, t, raw) -> list[Window]:
+        return self.stream(device).push(t, raw)
+
+    def forget(self, device: str) -> None:
+        self.devices.pop(device, None)
+        self._history.pop(device, None)
+        self._placement.pop(device, None)
+
+    def classify(self, windows: list[Window]) -> list[Label]:
+        if not windows:
+            return []
+        X = np.stack([w.data[:, self._columns] for w in windows]).astype(np.float32)
+        info = self.model.info
+        labels = info.labels
+        if info.placements:
+            activity, placement = info.split(self.model.predict_all(X))
+            where = [self.placement(w.device).update(p) for w, p in zip(windows, placement)]  # in order, per device
+            rows = [1 + info.placements.index(p) if p in info.placements else 0 for p in where]
+            probs = activity[np.arange(len(windows)), rows]
+        else:
+            probs, where = self.model.predict(X), [None] * len(windows)
+        out = []
+        for w, p, place in zip(windows, probs, where):
+            if self.smoothing > 1:
+                h = self._history.setdefault(w.device, deque(maxlen=self.smoothing))
+                h.append(p)
+                p = np.mean(h, axis=0)
+            k = int(np.argmax(p))
+            out.append(Label(w.device, w.seq, w.start, w.end, labels[k], float(p[k]),
+                             {name: float(v) for name, v in zip(labels, p)}, self.model.name, place))
+        return out
+
+    def feed(self, device: str, t, raw) -> list[Label]:
+        return self.classify(self.push(device, t, raw))

@@ -1,0 +1,87 @@
+"""The tree is the architecture: each layer of stream/ (the package harstream) imports only downward.
+
+    core       samples in, labelled windows out      imports nothing of harstream above it
+    datasets   public datasets into recordings        core
+    adapters   MQTT daemon, replay, demo, brokers     core, datasets
+    cli        the harstream command                  all of the above
+
+Nothing in stream/ imports training/, TensorFlow, Keras or pandas; training/ imports stream/.
+"""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STREAM = ROOT / "stream"
+LAYERS = {"core": 0, "datasets": 1, "adapters": 2, "cli": 3, "__main__": 3, "__init__": 0, "data": 0}
+FORBIDDEN = {"tensorflow", "keras", "pandas", "harstream.training", "training"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(STREAM).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(["harstream", *parts])
+
+
+def imports(path: Path) -> set[str]:
+    """Absolute names of every module a file imports, relative imports resolved."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+                found |= {target} if node.module else {f"{target}.{a.name}" for a in node.names}
+            else:
+                found.add(node.module)
+    return found
+
+
+def layer(name: str) -> int:
+    parts = name.split(".")
+    return LAYERS[parts[1]] if len(parts) > 1 else 0
+
+
+FILES = sorted(STREAM.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_run_downward(path):
+    own = layer(module_name(path))
+    for target in imports(path):
+        if target.startswith("harstream."):
+            assert layer(target) <= own, f"{module_name(path)} (layer {own}) imports {target} (layer {layer(target)})"
+        assert target.split(".")[0] not in FORBIDDEN and not target.startswith("harstream.training"), \
+            f"{module_name(path)} imports {target}: the runtime never needs training, TensorFlow or pandas"
+
+
+def test_the_layers_are_folders():
+    assert {p.name for p in STREAM.iterdir() if p.is_dir() and not p.name.startswith("__")} == {"core", "datasets", "adapters", "data"}
+
+
+def test_dataset_readers_do_not_import_the_registry():
+    """The registry (datasets/__init__) knows every reader; no reader knows the registry or another reader."""
+    readers = [p for p in (STREAM / "datasets").glob("*.py") if p.name != "__init__.py"]
+    for path in readers:
+        for target in imports(path):
+            assert target != "harstream.datasets", f"{path.name} imports the registry"
+            if target.startswith("harstream.datasets."):
+                assert target.split(".")[2] in ("common", "archive"), f"{path.name} imports {target}"
+
+
+def test_training_imports_the_runtime_by_its_package_name():
+    for path in (ROOT / "training").glob("*.py"):
+        text = path.read_text()
+        assert "from stream" not in text and "import stream" not in text, path.name
+
+
+def test_no_module_is_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in [*FILES, *(ROOT / "training").glob("*.py")]
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
