@@ -8,7 +8,6 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-
 from harstream.adapters.mqtt.connection import no_delay
 
 

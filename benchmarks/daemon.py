@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
-
 from harstream.adapters.brokers import start_broker
-from harstream.cli import default_model
 from harstream.adapters.config import Settings
 from harstream.adapters.mqtt import Daemon
+from harstream.adapters.replay import bundled_recording, replay
+from harstream.cli import default_model
 from harstream.core.model import Model
 from harstream.core.recording import read_csv
-from harstream.adapters.replay import bundled_recording, replay
 
 LOAD = r"""
 import json, sys, time

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
 from harstream.adapters.mqtt.intake import MAX_DEVICE_ID
 from harstream.core.payloads import MAX_SAMPLES, Reject, parse
 

@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from harstream.datasets import load_windows
 from harstream.core.model import Model
+from harstream.datasets import load_windows
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

@@ -14,9 +14,8 @@ import json
 import time
 
 import numpy as np
-
-from harstream.datasets import load_windows
 from harstream.core.preprocess import UCI_CHANNELS
+from harstream.datasets import load_windows
 from harstream.training.archs import ARCHS
 from harstream.training.train import fit_model
 

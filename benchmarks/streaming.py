@@ -15,16 +15,15 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-
 from harstream.adapters.brokers import start_broker
-from harstream.cli import default_model
 from harstream.adapters.config import Settings
 from harstream.adapters.mqtt import Daemon
-from harstream.datasets import TEST_SUBJECTS, default_data_path, load_windows, read_hapt
+from harstream.adapters.replay import replay
+from harstream.cli import default_model
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
-from harstream.adapters.replay import replay
 from harstream.core.scoring import StreamScore
+from harstream.datasets import TEST_SUBJECTS, default_data_path, load_windows, read_hapt
 
 
 def main(argv=None) -> dict:

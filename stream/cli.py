@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from .adapters.config import ConfigError
-from .datasets import DatasetError
 from .core.model import ModelError
 from .core.placement import CHOICES as PLACEMENT_CHOICES
 from .core.placement import PLACEMENTS
 from .core.recording import RecordingError
+from .datasets import DatasetError
 
 MODEL_DIRS = [Path(__file__).resolve().parent.parent / "models", Path(sys.prefix) / "share" / "harstream" / "models"]
 
@@ -46,9 +46,9 @@ def add_data(p: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .datasets import scored_windows
     from .core.metrics import format_table, scores
     from .core.model import Model
+    from .datasets import scored_windows
 
     model = Model(args.model)
     test = scored_windows(args.data, args.subjects)
@@ -77,9 +77,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from .adapters.replay import load_recording
     from .core import Recognizer
     from .core.recording import window_truth
-    from .adapters.replay import load_recording
 
     model = load_model(args.model)
     rec = load_recording(args.recording, args.data)
@@ -164,8 +164,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_export_csv(args) -> int:
-    from .datasets import default_data_path, read_hapt
     from .core.recording import Recording, write_csv
+    from .datasets import default_data_path, read_hapt
 
     data = args.data or default_data_path()
     args.out.mkdir(parents=True, exist_ok=True)

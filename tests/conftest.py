@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harstream.adapters.brokers import Mosquitto, mosquitto_binary
+from harstream.adapters.replay import bundled_recording
+from harstream.core.recording import HAPT_LABELS, read_csv
 
 from benchmarks import clients
-from harstream.adapters.brokers import Mosquitto, mosquitto_binary
-from harstream.core.recording import HAPT_LABELS, read_csv
-from harstream.adapters.replay import bundled_recording
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

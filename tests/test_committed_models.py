@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from conftest import MODELS, SHARED_ZIP
 from harstream.core.model import Model
 

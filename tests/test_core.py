@@ -1,8 +1,6 @@
 import numpy as np
 import pytest
-
-from harstream.core import preprocess
-from harstream.core import DeviceStream, Recognizer
+from harstream.core import DeviceStream, Recognizer, preprocess
 
 
 def still(n, rate=50.0, t0=1732450000.0):

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+from harstream.core.preprocess import UCI_CHANNELS
 from harstream.datasets import DatasetError, load_windows, read_hapt
 from harstream.datasets.download import download
-from harstream.core.preprocess import UCI_CHANNELS
 
 
 def test_hapt_folder_and_zip_read_the_same(hapt_dir, tmp_path, recording):

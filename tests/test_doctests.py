@@ -3,9 +3,8 @@ import doctest
 import importlib
 import pkgutil
 
-import pytest
-
 import harstream
+import pytest
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(harstream.__path__, "harstream.")
                  if not m.name.startswith("harstream.training") and not m.name.endswith("__main__"))  # training: its own tests

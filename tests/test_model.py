@@ -3,7 +3,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from harstream.core.model import Model, ModelError
 
 

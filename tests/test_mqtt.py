@@ -4,12 +4,11 @@ import time
 
 import numpy as np
 import pytest
-
 from harstream.adapters.config import Settings
-from harstream.core import Recognizer
 from harstream.adapters.mqtt import Daemon
-from harstream.core.recording import Recording
 from harstream.adapters.replay import encode, replay
+from harstream.core import Recognizer
+from harstream.core.recording import Recording
 
 N = 2200  # 33 windows
 

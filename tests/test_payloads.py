@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from harstream.core.payloads import Reject, Units, parse
 from harstream.core.sensorlogger import Aligner, split_message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SAMPLE = {"t": 1.5, "acc": [0.1, 0.2, 0.97], "gyro": [0.01, 0.02, 0.03]}
 

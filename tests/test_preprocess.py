@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from harstream.core import preprocess
 from harstream.core.preprocess import Preprocessor, butter_sections
 

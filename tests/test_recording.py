@@ -2,8 +2,13 @@ import gzip
 
 import numpy as np
 import pytest
-
-from harstream.core.recording import Recording, RecordingError, read_csv, window_truth, write_csv
+from harstream.core.recording import (
+    Recording,
+    RecordingError,
+    read_csv,
+    window_truth,
+    write_csv,
+)
 from test_cli import harstream, one_line_error
 
 

@@ -1,18 +1,18 @@
 """The daemon under hostile input, faults and hostile clients: the scenarios of
-``benchmarks/robustness.py`` (whose full run writes docs/robustness.md), smaller."""
+``benchmarks/robustness/`` (whose full run writes docs/robustness.md), smaller."""
 import json
 
 import numpy as np
 import pytest
+from harstream.adapters.config import Settings
+from harstream.adapters.mqtt import Daemon
+from harstream.adapters.replay import encode
+from harstream.core import WindowQueue
+from harstream.core.payloads import Reject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import hostile, robustness
-from harstream.adapters.config import Settings
-from harstream.core import WindowQueue
-from harstream.adapters.mqtt import Daemon
-from harstream.core.payloads import Reject
-from harstream.adapters.replay import encode
 
 hostile_json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),

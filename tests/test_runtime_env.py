@@ -9,7 +9,6 @@ import sys
 import venv
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(sys.version_info >= (3, 12), reason="tflite-runtime has wheels up to Python 3.11 only")

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from harstream.core.model import Model, ModelInfo, metadata_path
 
 

@@ -11,12 +11,17 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-
 from harstream.core import preprocess
-from harstream.datasets import ACTIVITIES, READERS, DatasetError, WindowSet, load_windows
-from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS
 from harstream.core.metrics import format_table, scores
 from harstream.core.model import Model, ModelInfo
+from harstream.datasets import (
+    ACTIVITIES,
+    READERS,
+    DatasetError,
+    WindowSet,
+    load_windows,
+)
+from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS
 
 from .archs import ARCHS, placement_loss
 from .export import parity, to_tflite, write_metadata, write_model
@@ -90,8 +95,16 @@ def fit_model(arch, X_fit, y_fit, epochs: int, seed: int, X_val=None, y_val=None
         loss, metrics = keras.losses.CategoricalCrossentropy(label_smoothing=arch.label_smoothing), ["accuracy"]
     model.compile(optimizer=_optimizer(arch, epochs, len(y_fit)), metrics=metrics, loss=loss)
     validation = (X_val, _targets(arch, y_val, placement_val)) if X_val is not None else None
-    model.fit(X_fit, _targets(arch, y_fit, placement_fit), epochs=epochs, batch_size=arch.batch_size,
-              validation_data=validation, verbose=0, callbacks=[_progress(label, epochs)] if label else [])
+    targets = _targets(arch, y_fit, placement_fit)
+    callbacks = [_progress(label, epochs)] if label else []
+    if arch.augment is not None:  # every window turned anew each epoch, the whole epoch in one vectorised call
+        rng = np.random.default_rng(seed)
+        for epoch in range(epochs):
+            turned = arch.augment(X_fit, placement_fit, rng)
+            model.fit(turned, targets, initial_epoch=epoch, epochs=epoch + 1, batch_size=arch.batch_size,
+                      validation_data=validation, verbose=0, callbacks=callbacks)
+    else:
+        model.fit(X_fit, targets, epochs=epochs, batch_size=arch.batch_size, validation_data=validation, verbose=0, callbacks=callbacks)
     return model
 
 

@@ -9,12 +9,12 @@ import time
 
 import paho.mqtt.client as mqtt
 
+from ..core.recording import window_truth
+from ..core.scoring import StreamScore
 from .brokers import start_broker
 from .config import Settings
 from .mqtt import Daemon
-from ..core.recording import window_truth
 from .replay import bundled_recording, load_recording, replay
-from ..core.scoring import StreamScore
 
 
 def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json", recording=None, out=sys.stdout) -> dict:

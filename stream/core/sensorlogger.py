@@ -25,7 +25,17 @@ from collections import Counter
 
 import numpy as np
 
-from .payloads import ACC_UNITS, GYRO_UNITS, MAX_ABS_ACC_G, MAX_ABS_GYRO, MAX_SAMPLES, Reject, Units, check_density, check_readings
+from .payloads import (
+    ACC_UNITS,
+    GYRO_UNITS,
+    MAX_ABS_ACC_G,
+    MAX_ABS_GYRO,
+    MAX_SAMPLES,
+    Reject,
+    Units,
+    check_density,
+    check_readings,
+)
 
 SENSORS = ("accelerometer", "totalacceleration", "gravity", "gyroscope")
 MAX_BUFFERED = 2_000  # readings per sensor waiting for the others

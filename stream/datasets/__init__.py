@@ -19,8 +19,17 @@ import numpy as np
 
 from . import hapt, motionsense, ucihar
 from .archive import Archive, NotAnArchive
-from .common import (ACTIVITIES, SHARED_DATA, TEST_SUBJECTS, VALIDATION_SUBJECTS, DatasetError, Recording, WindowSet,
-                     cache_dir, segment_windows)
+from .common import (
+    ACTIVITIES,
+    SHARED_DATA,
+    TEST_SUBJECTS,
+    VALIDATION_SUBJECTS,
+    DatasetError,
+    Recording,
+    WindowSet,
+    cache_dir,
+    segment_windows,
+)
 from .download import SOURCES
 from .hapt import read_hapt
 from .motionsense import read_motionsense

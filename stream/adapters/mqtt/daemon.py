@@ -25,7 +25,13 @@ import paho.mqtt.client as mqtt
 
 from ...core import Recognizer
 from ..config import Settings
-from .connection import FatalError, connect, dropped_before_connack, make_client, refusal
+from .connection import (
+    FatalError,
+    connect,
+    dropped_before_connack,
+    make_client,
+    refusal,
+)
 from .intake import Intake
 from .publisher import Publisher
 from .worker import Worker
