@@ -11,7 +11,7 @@ from typing import Callable
 
 import keras
 import numpy as np
-from harstream.core.preprocess import CHANNELS, UCI_CHANNELS
+from harstream.core.preprocess import CHANNELS, UCI_CHANNELS, turn
 from keras import layers, ops
 
 
@@ -107,15 +107,10 @@ def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_de
 
 def augment_placements(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, max_deg: float = 30.0,
                        scale: float = 0.1) -> np.ndarray:
-    """X (n, window, 12: total acc, body acc, gyro, gravity) with each window turned as ``orientation_matrices``
-    says and scaled by up to ±``scale``."""
-    M, gyro_sign = orientation_matrices(placement, rng, max_deg)
+    """X (n, window, CHANNELS) with each window turned as ``orientation_matrices`` says and scaled by up to ±``scale``."""
+    M, _ = orientation_matrices(placement, rng, max_deg)
     k = (1 + rng.uniform(-scale, scale, len(X)))[:, None, None].astype(np.float32)
-    out = np.empty_like(X)
-    for i in range(0, X.shape[-1], 3):
-        v = np.einsum("nij,ntj->nti", M, X[:, :, i:i + 3]) * k
-        out[:, :, i:i + 3] = v * gyro_sign[:, None, None] if i == 6 else v
-    return out
+    return turn(X, M) * k
 
 
 def _input(window, channels, batch_size):

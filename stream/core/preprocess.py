@@ -169,3 +169,27 @@ class Preprocessor:
             rows[:, 6:9] = smooth[:, 3:]
             rows[:, 9:12] = gravity
         return out
+
+
+def turn(X: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """Windows of :data:`CHANNELS` as the phone would read them turned by the orthogonal ``M``
+    (one (3, 3) for all, or one per window): every acceleration triple becomes ``M @ v``; angular
+    velocity, an axial vector, becomes ``det(M) M @ v``, so a mirror (det -1) reads as a mirrored
+    movement would.  Preprocessing is linear but for a 3-sample median, so turning preprocessed
+    windows is turning the phone, to within that median.
+
+    >>> X = np.zeros((1, 2, 12)); X[0, :, 9:12] = [0.0, 0.0, 1.0]; X[0, :, 6:9] = [0.5, 0.0, 0.0]
+    >>> negate = -np.eye(3)                       # iOS's acceleration signs: a point mirror
+    >>> Y = turn(X, negate)
+    >>> Y[0, 0, 9:12] + 0.0, Y[0, 0, 6:9] + 0.0     # gravity flips, rotation rates do not
+    (array([ 0.,  0., -1.]), array([0.5, 0. , 0. ]))
+    """
+    X = np.asarray(X)
+    M = np.asarray(M, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+    M = np.broadcast_to(M, (len(X), 3, 3))
+    det = np.sign(np.linalg.det(M)).astype(M.dtype)[:, None, None]
+    out = np.empty_like(X)
+    for i, name in zip(range(0, len(CHANNELS), 3), ("total_acc", "body_acc", "body_gyro", "gravity")):
+        v = np.matmul(X[:, :, i:i + 3], M.transpose(0, 2, 1))  # each row v becomes M @ v
+        out[:, :, i:i + 3] = v * det if name == "body_gyro" else v
+    return out
