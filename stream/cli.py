@@ -13,19 +13,20 @@ from .core.placement import PLACEMENTS
 from .core.recording import RecordingError
 from .datasets import DatasetError
 
-MODEL_DIRS = [Path(__file__).resolve().parent.parent / "models", Path(sys.prefix) / "share" / "harstream" / "models"]
-
-
 def default_model() -> Path:
-    """$HARSTREAM_MODEL, else the model named in models/DEFAULT (beside the checkout, or installed)."""
+    """$HARSTREAM_MODEL, else the model that the package's ``models/DEFAULT`` names (in the checkout, or installed)."""
     import os
+    from importlib import resources
+
+    from . import models
 
     if os.environ.get("HARSTREAM_MODEL"):
         return Path(os.environ["HARSTREAM_MODEL"])
-    for folder in MODEL_DIRS:
-        if (folder / "DEFAULT").is_file():
-            return folder / ((folder / "DEFAULT").read_text().strip() + ".tflite")
-    raise UsageError("no default model found (looked for DEFAULT in " + ", ".join(map(str, MODEL_DIRS)) + "); pass --model")
+    folder = resources.files(models)
+    default = folder / "DEFAULT"
+    if not default.is_file():
+        raise UsageError(f"no default model: {default} is missing (a damaged install?); pass --model")
+    return Path(str(folder / (default.read_text().strip() + ".tflite")))
 
 
 def load_model(path):
@@ -90,7 +91,8 @@ def cmd_predict(args) -> int:
             if args.json:
                 print(json.dumps({**label.to_dict(), "truth": truth}))
             else:
-                print(f"{label.seq:5d} {label.start:9.2f}-{label.end:9.2f} s  {label.activity:<19} {label.confidence:.3f}  {truth}")
+                where = f"  [{label.placement or 'placement not yet known'}]" if model.info.placements else ""
+                print(f"{label.seq:5d} {label.start:9.2f}-{label.end:9.2f} s  {label.activity:<19} {label.confidence:.3f}  {truth}{where}")
     return 0
 
 

@@ -25,8 +25,10 @@ from harstream.adapters.mqtt import Daemon
 from harstream.core.model import Model
 from harstream.core.recording import Recording, read_csv
 from harstream.adapters.replay import bundled_recording, replay
-model = Model(sys.argv[1])
-assert model.backend == "tflite-runtime", model.backend
+from harstream.cli import default_model
+assert "site-packages" in str(default_model()), default_model()  # the wheel carries its models
+model = Model(default_model())
+assert model.name == sys.argv[1] and model.backend == "tflite-runtime", (model.name, model.backend)
 rec = read_csv(bundled_recording())
 rec = Recording(rec.t[:1500], rec.raw[:1500], rec.labels[:1500])
 with Mosquitto() as broker:
@@ -52,7 +54,7 @@ print("PI-OK", len(labels), model.backend, numpy.__version__)
 def test_runtime_only_environment_with_tflite_runtime(tmp_path):
     from harstream.cli import default_model
 
-    model_path = default_model()  # what a Pi runs without --model
+    default_name = default_model().stem  # what a Pi runs without --model
     env_dir = tmp_path / "pi"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
@@ -62,7 +64,19 @@ def test_runtime_only_environment_with_tflite_runtime(tmp_path):
         pytest.skip(f"the package registry is unreachable: {pip.stderr.strip().splitlines()[-1]}")
     assert pip.returncode == 0, pip.stderr
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    run = subprocess.run([python, "-c", SCRIPT, str(model_path)], capture_output=True, text=True, timeout=300,
+    run = subprocess.run([python, "-c", SCRIPT, default_name], capture_output=True, text=True, timeout=300,
                          cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "PI-OK" in run.stdout and "tflite-runtime" in run.stdout
+    # outside the checkout, with no flags: the installed command finds its model and its recording
+    harstream = env_dir / "bin" / "harstream"
+    predict = subprocess.run([harstream, "predict", str(bundled_recording_of(python, env))], capture_output=True, text=True,
+                             timeout=120, cwd=tmp_path, env=env)
+    assert predict.returncode == 0 and len(predict.stdout.splitlines()) > 100, predict.stderr
+    version = subprocess.run([python, "-c", "import harstream; print(harstream.__version__)"], capture_output=True, text=True, env=env)
+    assert version.stdout.strip() != "0+unknown"
+
+
+def bundled_recording_of(python, env) -> str:
+    code = "from harstream.adapters.replay import bundled_recording; print(bundled_recording())"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.strip()

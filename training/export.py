@@ -26,6 +26,9 @@ def to_tflite(model, arch, window: int, classes: int, quantize: str | None = Non
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8-weights":  # weights in int8, activations in float: the input keeps its resolution
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # Per-channel weights in a dense layer need FULLY_CONNECTED version 12, which tflite-runtime 2.14
+        # (the last build for a Pi's Python 3.11 and numpy 1.x) cannot run; per-tensor keeps version 9.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     elif quantize == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in representative)
