@@ -187,7 +187,10 @@ def cmd_download(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="harstream", allow_abbrev=False, description="Human activity recognition from IMU streams over MQTT, on TFLite.")
+    parser.add_argument("--version", action="version", version=f"harstream {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     _add_plugins(sub)

@@ -136,3 +136,8 @@ def test_train_without_tensorflow_says_which_extra(tmp_path):
     env = {**ENV, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
     line = one_line_error(harstream("train", "--arch", "lstm", check=False, env=env))
     assert "pip install 'harstream[train]'" in line
+
+
+def test_version_and_a_bad_log_level():
+    assert harstream("--version").stdout.startswith("harstream ")
+    assert "log_level 'verbose'" in one_line_error(harstream("serve", "--log-level", "verbose", check=False))

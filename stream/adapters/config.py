@@ -115,6 +115,8 @@ class Settings:
             raise ConfigError(f"prefix {self.prefix!r}: a topic prefix without wildcards or a trailing /")
         if min(self.smoothing, self.max_queue, self.max_queue_per_device, self.max_batch, self.max_pending_labels, self.max_devices) < 1:
             raise ConfigError("smoothing, max_queue, max_queue_per_device, max_batch, max_pending_labels and max_devices must be at least 1")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"log_level {self.log_level!r}: use debug, info, warning, error or critical")
         if self.max_payload < 64:
             raise ConfigError("max_payload must be at least 64 bytes")
         for name in ("ca", "cert", "key"):
