@@ -45,7 +45,7 @@ def imports(path: Path) -> set[str]:
 
 def layer(name: str) -> int:
     parts = name.split(".")
-    return LAYERS[parts[1]] if len(parts) > 1 else 0
+    return LAYERS.get(parts[1], 0) if len(parts) > 1 else 0  # names of the root package itself (__version__) are layer 0
 
 
 FILES = sorted(STREAM.rglob("*.py"))

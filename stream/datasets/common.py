@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import preprocess
+from .archive import Archive, NotAnArchive
 from ..core.activities import ACTIVITIES
 from ..core.placement import PLACEMENTS, POCKET, WAIST  # noqa: F401  (re-exported for the readers)
 
@@ -74,6 +75,18 @@ class WindowSet:
         if missing:
             raise DatasetError(f"{self.source}: has no channel {', '.join(missing)} (it has {', '.join(self.channels)})")
         return self.X[:, :, [self.channels.index(c) for c in channels]]
+
+
+def open_archive(path: str | Path, dataset: str, layout: str) -> Archive:
+    """The dataset's zip or folder, or a DatasetError naming the ``dataset`` and the ``layout`` it should hold."""
+    try:
+        return Archive(path)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file or folder (expected a {dataset} zip or folder)") from None
+    except NotAnArchive:
+        raise DatasetError(f"{path}: not a {dataset} dataset (expected a zip or folder holding {layout})") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read it ({exc})") from None
 
 
 def cache_dir() -> Path:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .archive import Archive, NotAnArchive, parse_table
-from .common import DatasetError, Recording
+from .archive import parse_table
+from .common import DatasetError, Recording, open_archive
 
 MARKER = "RawData/labels.txt"
 _ACC = re.compile(r"acc_exp(\d+)_user(\d+)\.txt$")
@@ -18,15 +18,7 @@ def read_hapt(path: str | Path, subjects=None, experiments=None) -> list[Recordi
 
     ``subjects``/``experiments`` keep only those ids (the rest are not parsed).
     """
-    try:
-        archive = Archive(path)
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no such file or folder (expected a HAPT RawData zip or folder)") from None
-    except NotAnArchive:
-        raise DatasetError(f"{path}: not a HAPT dataset (expected a zip or folder holding RawData/labels.txt)") from None
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read it ({exc})") from None
-    with archive:
+    with open_archive(path, "HAPT", MARKER) as archive:
         labels_name = archive.find(MARKER)
         if labels_name is None:
             raise DatasetError(f"{path}: not a HAPT dataset (expected RawData/labels.txt and RawData/acc_expEE_userUU.txt files)")

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .archive import Archive, NotAnArchive
-from .common import POCKET, DatasetError, Recording
+from .archive import Archive
+from .common import POCKET, DatasetError, Recording, open_archive
 
 SUBJECT_OFFSET = 100
 #: Trial code -> HAPT activity id (1 WALKING .. 6 LAYING); jogging has none.
@@ -83,14 +83,8 @@ def read_motionsense(path: str | Path, subjects=None) -> list[Recording]:
     ``subjects`` keeps only those ids (``SUBJECT_OFFSET + N``).  ``experiment`` is the
     trial number (1..16), unique within a subject.
     """
-    try:
-        archive = Archive(path)
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no such file or folder (expected the MotionSense zip or folder)") from None
-    except NotAnArchive:
-        raise DatasetError(f"{path}: not a MotionSense dataset (expected a zip or folder holding {MARKER}<trial>/sub_N.csv)") from None
     recordings = []
-    with archive:
+    with open_archive(path, "MotionSense", f"{MARKER}<trial>/sub_N.csv") as archive:
         for name in sorted(archive.names):
             match = _FILE.search(name)
             if not match:
