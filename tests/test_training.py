@@ -10,7 +10,7 @@ from harstream.core.model import Model  # noqa: E402
 from harstream.training.train import train  # noqa: E402
 
 
-@pytest.mark.parametrize("arch", ["lstm", "cnn-lstm", "convlstm", "hcnn"])
+@pytest.mark.parametrize("arch", ["lstm", "cnn-lstm", "convlstm", "hcnn", "anywhere"])
 def test_tiny_training_exports_a_model_that_agrees_with_keras(arch, hapt_dir, tmp_path):
     report = train(arch, repeats=2, data=hapt_dir, out=tmp_path, epochs=1, max_windows=120)
     assert [r["repeat"] for r in report["repeats"]] == [1, 2]
@@ -21,7 +21,7 @@ def test_tiny_training_exports_a_model_that_agrees_with_keras(arch, hapt_dir, tm
     parity = report["exported"]["parity"]
     assert parity["argmax_disagreements"] == 0 and parity["max_abs_prob_diff"] < 1e-4 and parity["windows"] == 120
     model = Model(tmp_path / f"{arch}.tflite")
-    if arch == "hcnn":  # shipped as int8: the report compares it with its float model
+    if arch in ("hcnn", "anywhere"):  # shipped as int8: the report compares it with its float model
         quantized = parity["quantized"]
         assert quantized["type"] == "int8-weights" and quantized["bytes"] <= 64 * 1024 < quantized["float_bytes"]
         assert model.dynamic_batch and len(model.info.channels) == 12
@@ -70,3 +70,28 @@ def test_the_train_command_offers_every_architecture():
     from harstream.training.cli import ARCH_NAMES
 
     assert tuple(ARCHS) == ARCH_NAMES
+
+
+def test_a_placement_aware_model_trains_on_waist_and_pocket_data_together(hapt_dir, tmp_path):
+    from test_placement import write_motionsense
+
+    pocket = write_motionsense(tmp_path / "ms.zip", subjects=(1, 2, 5))
+    report = train("anywhere", repeats=1, data=[hapt_dir, pocket], out=tmp_path, epochs=1, max_windows=200)
+    assert report["data"]["held_out_subjects"] == [102, 105]  # MotionSense's validation subjects: scored, never trained on
+    assert set(report["summary"]) == {"test", "held_out"}
+    model = Model(tmp_path / "anywhere.tflite")
+    assert model.info.placements == ["waist", "pocket"] and model.info.outputs == 6 * 3 + 2
+    assert {"test", "held_out"} <= set(model.info.accuracy)
+
+
+def test_placement_augmentation_keeps_a_waist_facing_and_turns_a_pocket_every_way():
+    from harstream.training.archs import orientation_matrices
+
+    M, gyro_sign = orientation_matrices(np.array([0] * 500 + [1] * 500), np.random.default_rng(0), max_deg=0)
+    assert np.allclose(M @ M.transpose(0, 2, 1), np.eye(3), atol=1e-6)
+    assert np.allclose(gyro_sign, np.sign(np.linalg.det(M)))
+    sitting = np.array([0.9, 0.24, 0.36])  # a waist phone's gravity when seated: tilted back and aside
+    waist = M[:500] @ sitting
+    assert np.allclose(np.abs(waist), np.abs(sitting), atol=1e-6) and (np.sign(waist) == np.sign(waist[:, :1])).all()
+    seen = {tuple(np.round(m).astype(int).ravel()) for m in M[500:]}
+    assert len(seen) == 16  # a pocket: the 8 sign flips, each also a quarter turn about the screen's normal

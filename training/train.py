@@ -108,15 +108,6 @@ def fit_model(arch, X_fit, y_fit, epochs: int, seed: int, X_val=None, y_val=None
     return model
 
 
-def activity_probs(info: ModelInfo, outputs: np.ndarray, placement=None) -> np.ndarray:
-    """The activity columns of a model's outputs: placement unknown (None), or one index per window."""
-    if not info.placements:
-        return outputs
-    activity, _ = info.split(outputs)
-    rows = np.zeros(len(outputs), dtype=np.int64) if placement is None else np.asarray(placement) + 1
-    return activity[np.arange(len(outputs)), rows]
-
-
 def _load(data) -> WindowSet:
     paths = data if isinstance(data, (list, tuple)) else [data]
     sets = [load_windows(p) for p in paths]
@@ -133,9 +124,9 @@ def _evaluate(info, outputs, windows: WindowSet) -> dict:
     """Accuracy with the placement given, and (placement-aware models) unknown."""
     y = windows.y
     out = {"windows": int(len(y)),
-           "accuracy": float((activity_probs(info, outputs, windows.placement if info.placements else None).argmax(1) == y).mean())}
+           "accuracy": float((info.activity(outputs, windows.placement if info.placements else None).argmax(1) == y).mean())}
     if info.placements:
-        out["accuracy_placement_unknown"] = float((activity_probs(info, outputs).argmax(1) == y).mean())
+        out["accuracy_placement_unknown"] = float((info.activity(outputs).argmax(1) == y).mean())
         out["placement_accuracy"] = float((info.split(outputs)[1].argmax(1) == windows.placement).mean())
     return out
 
@@ -208,18 +199,18 @@ def train(arch_name: str, repeats: int, data=None, out: Path = Path("models"), *
     if check["argmax_disagreements"]:
         raise RuntimeError(f"{path}: TFLite and Keras disagree on {check['argmax_disagreements']} windows")
     place = check_set.placement if info.placements else None
-    result = scores(check_set.y, activity_probs(info, lite_outputs, place).argmax(1), ACTIVITIES)
+    result = scores(check_set.y, info.activity(lite_outputs, place).argmax(1), ACTIVITIES)
     if arch.quantize:
         float_accuracy, float_bytes = result["accuracy"], len(tflite)
         sample = X_fit[np.random.default_rng(seed).choice(len(X_fit), min(500, len(X_fit)), replace=False)]
         tflite = to_tflite(best_model, arch, window, classes, quantize=arch.quantize, representative=sample)
         path = write_model(tflite, info, out)
         quant_outputs = Model(path).predict_all(X_check)
-        result = scores(check_set.y, activity_probs(info, quant_outputs, place).argmax(1), ACTIVITIES)
+        result = scores(check_set.y, info.activity(quant_outputs, place).argmax(1), ACTIVITIES)
         check["quantized"] = {"type": arch.quantize, "float_accuracy": float_accuracy, "float_bytes": float_bytes,
                               "accuracy": result["accuracy"], "bytes": len(tflite),
-                              "argmax_disagreements_with_float": int((activity_probs(info, quant_outputs, place).argmax(1)
-                                                                      != activity_probs(info, lite_outputs, place).argmax(1)).sum())}
+                              "argmax_disagreements_with_float": int((info.activity(quant_outputs, place).argmax(1)
+                                                                      != info.activity(lite_outputs, place).argmax(1)).sum())}
         log(f"[{name}] {arch.quantize}: {len(tflite)} bytes (float {float_bytes}); accuracy {result['accuracy'] * 100:.2f}% "
             f"against {float_accuracy * 100:.2f}% for the float model")
     exported = Model(path)

@@ -56,6 +56,15 @@ class ModelInfo:
         activity = out[:, :L * (1 + P)].reshape(n, 1 + P, L)
         return activity, (out[:, L * (1 + P):] if P else None)
 
+    def activity(self, out: np.ndarray, placement=None) -> np.ndarray:
+        """The activity probabilities (n, labels) in a model's output: for a placement-aware model with
+        the placement unknown (None), or given as one index into ``placements`` per window (-1: unknown)."""
+        if not self.placements:
+            return out
+        activity, _ = self.split(out)
+        rows = np.zeros(len(out), dtype=np.int64) if placement is None else np.asarray(placement, dtype=np.int64) + 1
+        return activity[np.arange(len(out)), rows]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
 
@@ -187,12 +196,7 @@ class Model:
     def predict(self, X: np.ndarray, placement=None) -> np.ndarray:
         """Activity probabilities (n, labels).  For a placement-aware model, ``placement`` is None
         (unknown for every window) or one index into ``info.placements`` per window, -1 for unknown."""
-        out = self.predict_all(X)
-        if not self.info.placements:
-            return out
-        activity, _ = self.info.split(out)
-        rows = np.zeros(len(out), dtype=np.int64) if placement is None else np.asarray(placement, dtype=np.int64) + 1
-        return activity[np.arange(len(out)), rows]
+        return self.info.activity(self.predict_all(X), placement)
 
     def predict_all(self, X: np.ndarray) -> np.ndarray:
         """The model's whole output (n, info.outputs)."""
