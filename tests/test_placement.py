@@ -146,12 +146,15 @@ def test_pocket_recording_is_recognised_and_its_placement_inferred(default_model
                                np.diag([-1.0, 1.0, 1.0]), -np.eye(3)],
                          ids=["180 about x", "180 about y", "180 about z", "other pocket", "iOS signs"])
 def test_a_pocket_phone_turned_any_way_it_goes_into_a_pocket_gets_the_same_labels(default_model, pocket, M):
-    """The raw readings turned (acceleration by M, rotation rates by det(M) M), streamed from scratch."""
+    """The raw readings turned (acceleration by M, rotation rates by det(M) M), streamed from scratch: as many
+    windows right as before, give or take three of these 45 (on the 3,327 windows of the scored subjects the
+    spread is in docs/placement.md)."""
+    from harstream.core.recording import window_truth
+
     turned_raw = np.hstack([pocket.raw[:, :3] @ M.T, pocket.raw[:, 3:] @ M.T * np.sign(np.linalg.det(M))])
-    a = Recognizer(default_model).feed("p", pocket.t, pocket.raw)
-    b = Recognizer(default_model).feed("p", pocket.t, turned_raw)
-    agree = np.mean([x.activity == y.activity for x, y in zip(a, b)])
-    assert agree >= 0.95, agree
+    right = [sum(lab.activity == window_truth(pocket, lab.start, lab.end) for lab in Recognizer(default_model).feed("p", pocket.t, raw))
+             for raw in (pocket.raw, turned_raw)]
+    assert abs(right[1] - right[0]) <= 3 and right[1] >= 0.9 * 45, right
 
 
 def test_turning_windows_is_turning_the_phone(pocket):

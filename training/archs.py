@@ -215,7 +215,7 @@ ARCHS = {
         Arch("convlstm", build_convlstm, epochs=25, recurrent=True, description="seed: ConvLSTM2D"),
         Arch("hcnn", build_hcnn, epochs=100, channels=CHANNELS, learning_rate=2e-3, label_smoothing=0.1, quantize="int8-weights",
              description="1D CNN, normalisation in the model, rotation/scale augmentation, label smoothing, int8 weights"),
-        Arch("anywhere", build_anywhere, epochs=60, channels=CHANNELS, learning_rate=2e-3, label_smoothing=0.1,
+        Arch("anywhere", build_anywhere, epochs=100, channels=CHANNELS, learning_rate=2e-3, label_smoothing=0.1,
              quantize="int8-weights", placements=("waist", "pocket"), symmetric_normalization=True, augment=augment_placements,
              description="hcnn's trunk, trained on waist and pocket data put in every way a phone sits on a body; "
                          "activity given the placement, and the placement, inferred per device"),

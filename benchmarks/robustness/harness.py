@@ -74,14 +74,21 @@ class SlowModel:
         self.info, self.name, self.backend, self.path = model.info, model.name, model.backend, model.path
         self.dynamic_batch = model.dynamic_batch
 
-    def predict(self, X):
+    def _hold(self, X) -> None:
         if not self.gate.is_set():
             self.held.set()
             self.gate.wait()
             self.held.clear()
         if X.any():  # not the start-up warm-up
             time.sleep(self.delay * len(X))
-        return self.model.predict(X)
+
+    def predict(self, X, placement=None):
+        self._hold(X)
+        return self.model.predict(X, placement)
+
+    def predict_all(self, X):  # what the recognizer calls for a placement-aware model
+        self._hold(X)
+        return self.model.predict_all(X)
 
 
 def part(rec: Recording, lo: int, n: int) -> Recording:
