@@ -191,3 +191,15 @@ def test_an_iphone_in_a_pocket_through_sensor_logger_gets_predicts_labels(defaul
         assert max(abs(g["probabilities"][k] - e.probabilities[k]) for g, e in zip(got, expected) for k in e.probabilities) < 1e-4
     finally:
         d.stop()
+
+
+def test_predict_and_evaluate_take_motionsense(tmp_path):
+    from test_cli import harstream, one_line_error
+
+    path = write_motionsense(tmp_path / "ms.zip", subjects=(1, 2))
+    out = harstream("predict", "wlk_7/sub_2", "--data", path, "--json", "--placement", "pocket").stdout.splitlines()
+    assert len(out) == (400 - 128) // 64 + 1 and json.loads(out[0])["placement"] == "pocket"
+    assert "no recording named 'wlk_9/sub_2'" in one_line_error(harstream("predict", "wlk_9/sub_2", "--data", path, check=False))
+    assert "invalid choice: 'hand'" in harstream("predict", "wlk_7/sub_2", "--data", path, "--placement", "hand", check=False).stderr
+    scored = json.loads(harstream("evaluate", "--model", ROOT / "models" / "anywhere.tflite", "--data", path, "--json").stdout)
+    assert scored["n_windows"] == 5 + 3 and "accuracy_placement_unknown" in scored  # subject 2: walking, sitting
