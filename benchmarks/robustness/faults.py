@@ -61,8 +61,11 @@ def broker_restart(model: Model | None = None, samples: int = 6000, down: float 
         slow.gate.clear()
         # (or it is idle already: under load it may have kept up with the readings and made every label)
         wait_until(lambda: slow.held.is_set() or daemon.counts["labels"] >= daemon.counts["windows"], 30)
+        # Two saves from now: Mosquitto logs a save as it starts writing, so a kill just after the first
+        # line could catch it half-written, and the broker would come back without our sessions; the
+        # second starts only once the first is on disk.
         saves = broker.log().count("Saving in-memory database")
-        wait_until(lambda: broker.log().count("Saving in-memory database") > saves, 5)
+        wait_until(lambda: broker.log().count("Saving in-memory database") >= saves + 2, 10)
         labels_before = daemon.counts["labels"]
         broker.kill()
         killed = time.monotonic()
