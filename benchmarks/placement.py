@@ -21,6 +21,7 @@ import numpy as np
 from harstream.core import Recognizer
 from harstream.core.activities import ACTIVITIES
 from harstream.core.model import Model
+from harstream.core.placement import PLACEMENTS
 from harstream.core.preprocess import turn
 from harstream.core.recording import Recording, window_truth
 from harstream.core.scoring import StreamScore
@@ -66,8 +67,8 @@ def per_class(y, pred) -> dict:
 
 def known(model: Model, windows: WindowSet):
     """The dataset's own placement, as an index into the model's placements (-1 where it has none)."""
-    names = ["waist", "pocket"]
-    return np.array([model.info.placements.index(names[p]) if names[p] in model.info.placements else -1 for p in windows.placement])
+    return np.array([model.info.placements.index(PLACEMENTS[p]) if PLACEMENTS[p] in model.info.placements else -1
+                     for p in windows.placement])
 
 
 def datasets_table(model: Model, sets: dict) -> dict:
