@@ -24,7 +24,11 @@ topic read sensor-logger
 topic write har/+/activity
 topic readwrite har/status
 topic write har/stats
+topic write har/+/availability
+topic write har/+/attributes
 topic write homeassistant/sensor/#
+topic write homeassistant/binary_sensor/#
+topic read homeassistant/status
 
 # a dashboard: reads everything under har/, writes nothing
 user monitor

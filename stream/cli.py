@@ -80,19 +80,34 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .adapters.replay import load_recording
     from .core import Recognizer
-    from .core.recording import window_truth
+    from .core.recording import check_recording, window_truth
 
     model = load_model(args.model)
     rec = load_recording(args.recording, args.data)
+    info = model.info
+    for warning in check_recording(rec, info.sample_rate_hz, info.window):  # the daemon's rules, said before the labels
+        print(f"harstream: warning: {rec.name}: {warning}", file=sys.stderr)
     recognizer = Recognizer(model, smoothing=args.smoothing, placement_for=lambda device: args.placement)
+    labels = []
     for lo in range(0, len(rec), args.chunk):
         for label in recognizer.feed(args.device, rec.t[lo:lo + args.chunk], rec.raw[lo:lo + args.chunk]):
+            labels.append(label)
             truth = window_truth(rec, label.start, label.end)
             if args.json:
                 print(json.dumps({**label.to_dict(), "truth": truth}))
             else:
-                where = f"  [{label.placement or 'placement not yet known'}]" if model.info.placements else ""
+                where = f"  [{label.placement or 'placement not yet known'}]" if info.placements else ""
                 print(f"{label.seq:5d} {label.start:9.2f}-{label.end:9.2f} s  {label.activity:<19} {label.confidence:.3f}  {truth}{where}")
+    if not labels:  # check_recording lets through only what makes a window, but gaps can cut it into pieces too short
+        raise UsageError(f"{rec.name}: no {info.window}-sample stretch without a gap of over 1 s: no labels")
+    if args.plot:
+        from .adapters.timeline import plot
+
+        try:
+            plot(labels, rec, list(info.labels), args.plot, f"{rec.name}: {model.name}, {len(labels)} labels")
+        except (RuntimeError, OSError) as exc:
+            raise UsageError(f"--plot {args.plot}: {exc}") from None
+        print(f"harstream: wrote {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -112,8 +127,8 @@ def cmd_serve(args) -> int:
     from .adapters.mqtt import FatalError, serve
 
     settings = _settings(args, _MQTT_FLAGS + ["persistent", "model", "smoothing", "acc_units", "gyro_units", "frame", "placement",
-                                             "sensor_logger_topic", "stats_interval", "ha_discovery", "log_level",
-                                             "max_payload", "idle_timeout"])
+                                             "sensor_logger_topic", "stats_interval", "ha_discovery", "ha_prefix", "ha_expire_after",
+                                             "connect_timeout", "metrics_port", "log_level", "max_payload", "idle_timeout"])
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     model = load_model(settings.model)
     try:
@@ -208,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=["hapt", "uci-har"])
     p.add_argument("--cache", type=Path, default=None, help="default: $HARSTREAM_CACHE or ~/.cache/harstream")
     p.add_argument("--url", default=None, help="a mirror to fetch from instead")
-    p.add_argument("--sha256", default=None, help="expected checksum (overrides the built-in one)")
+    p.add_argument("--sha256", default=None, help="the archive's expected SHA-256 (none is built in: UCI publishes none; "
+                                                   "without it the first download's digest is recorded and checked on later runs)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_download)
     p = sub.add_parser("predict", allow_abbrev=False, help="label a recording offline with the same core the daemon runs")
@@ -220,39 +236,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoothing", type=int, default=1)
     p.add_argument("--placement", choices=PLACEMENT_CHOICES, default="auto",
                    help="where the phone was worn; auto (default) infers it from the recording as the daemon does")
+    p.add_argument("--plot", type=Path, default=None, help="also draw the labels over time (and the truth) into this PNG (needs matplotlib)")
     p.add_argument("--chunk", type=int, default=4096, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_predict)
 
+    from .adapters.config import Settings
+
+    defaults = Settings()
+
+    def default(name: str) -> str:  # flags default to None (the config file and environment may set them): say the real default
+        return f"(default {getattr(defaults, name)})"
+
     def mqtt_flags(p):
         p.add_argument("--config", type=Path, default=None, help="TOML settings file")
-        p.add_argument("--broker", help="mqtt://HOST[:PORT], mqtts://, ws:// or wss://")
-        p.add_argument("--client-id")
-        p.add_argument("--prefix", help="topic prefix (default har)")
-        p.add_argument("--qos", type=int)
+        p.add_argument("--broker", help=f"mqtt://HOST[:PORT], mqtts://, ws:// or wss:// {default('broker')}")
+        p.add_argument("--client-id", help="default: harstream-HOST-XXXXXX, unique at every start; give a fixed one for --persistent")
+        p.add_argument("--prefix", help=f"topic prefix {default('prefix')}")
+        p.add_argument("--qos", type=int, help=default("qos"))
         p.add_argument("--username", help="the password comes from HARSTREAM_PASSWORD or --password-file")
         p.add_argument("--password-file")
         p.add_argument("--ca", help="CA certificate to verify the broker")
         p.add_argument("--cert", help="client certificate")
         p.add_argument("--key", help="client key")
         p.add_argument("--insecure", action="store_true", default=None, help="do not check the broker's host name")
-        p.add_argument("--keepalive", type=int)
+        p.add_argument("--keepalive", type=int, help=f"seconds {default('keepalive')}")
 
     p = sub.add_parser("serve", allow_abbrev=False, help="the daemon: readings in over MQTT, activity labels out")
     mqtt_flags(p)
     p.add_argument("--model", help="default: models/DEFAULT")
-    p.add_argument("--persistent", action="store_true", default=None, help="persistent session (keep QoS 1 readings while away)")
+    p.add_argument("--persistent", action="store_true", default=None,
+                   help="persistent session: the broker keeps QoS 1 readings while the daemon is away (needs --client-id)")
     p.add_argument("--smoothing", type=int, help="average probabilities over the last k windows (default 1: off)")
-    p.add_argument("--acc-units", choices=["g", "m/s2"])
-    p.add_argument("--gyro-units", choices=["rad/s", "deg/s"])
-    p.add_argument("--frame", choices=["android", "ios"], help="Sensor Logger frame for devices not configured otherwise")
+    p.add_argument("--acc-units", choices=["g", "m/s2"], help=default("acc_units"))
+    p.add_argument("--gyro-units", choices=["rad/s", "deg/s"], help=default("gyro_units"))
+    p.add_argument("--frame", choices=["android", "ios"], help=f"Sensor Logger frame for devices not configured otherwise {default('frame')}")
     p.add_argument("--placement", choices=PLACEMENT_CHOICES,
                    help="where devices not configured otherwise are worn (default auto: inferred per device)")
-    p.add_argument("--sensor-logger-topic")
-    p.add_argument("--stats-interval", type=float)
-    p.add_argument("--max-payload", type=int)
-    p.add_argument("--idle-timeout", type=float)
+    p.add_argument("--sensor-logger-topic", help=default("sensor_logger_topic"))
+    p.add_argument("--stats-interval", type=float, help=f"seconds between stats and housekeeping {default('stats_interval')}")
+    p.add_argument("--max-payload", type=int, help=f"bytes {default('max_payload')}")
+    p.add_argument("--idle-timeout", type=float, help=f"seconds before a silent device's state is freed {default('idle_timeout')}")
+    p.add_argument("--connect-timeout", type=float,
+                   help=f"seconds to keep trying a broker that is not up yet at start; 0 fails at once {default('connect_timeout')}")
     p.add_argument("--ha-discovery", action="store_true", default=None, help="announce devices to Home Assistant")
-    p.add_argument("--log-level")
+    p.add_argument("--ha-prefix", help=f"Home Assistant's discovery prefix {default('ha_prefix')}")
+    p.add_argument("--ha-expire-after", type=int,
+                   help=f"seconds without a label before Home Assistant shows a device unavailable; 0: never {default('ha_expire_after')}")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (needs the metrics extra; default off)")
+    p.add_argument("--log-level", help=f"debug, info, warning or error {default('log_level')}")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("replay", allow_abbrev=False, help="publish recordings as a device would")

@@ -100,7 +100,8 @@ def test_serve_refuses_a_password_on_the_command_line(model_path):
 def test_serve_with_no_broker_is_one_clear_line(model_path):
     from harstream.adapters.brokers import free_port
 
-    line = one_line_error(harstream("serve", "--broker", f"mqtt://127.0.0.1:{free_port()}", "--model", model_path, check=False))
+    line = one_line_error(harstream("serve", "--broker", f"mqtt://127.0.0.1:{free_port()}", "--model", model_path,
+                                    "--connect-timeout", "0", check=False))
     assert "cannot connect" in line
 
 
@@ -141,3 +142,42 @@ def test_train_without_tensorflow_says_which_extra(tmp_path):
 def test_version_and_a_bad_log_level():
     assert harstream("--version").stdout.startswith("harstream ")
     assert "log_level 'verbose'" in one_line_error(harstream("serve", "--log-level", "verbose", check=False))
+
+
+def write_rows(path, t, az=1.0, header="t,ax,ay,az,gx,gy,gz"):
+    rows = "".join(f"{x!r},0.0,0.0,{az!r},0.0,0.0,0.0\n" for x in t)
+    path.write_text((header + "\n" if header else "") + rows)
+    return path
+
+
+@pytest.mark.parametrize("name,times,az,needle", [
+    ("empty", [], 1.0, "no samples"),
+    ("short", [i / 50 for i in range(100)], 1.0, "a label needs 128 samples"),
+    ("milliseconds", [1.7e12 + 20.0 * i for i in range(300)], 1.0, "bad_time"),
+    ("unsorted", [i / 50 for i in range(300)][::-1], 1.0, "t runs backwards"),
+    ("huge", [i / 50 for i in range(300)], 500.0, "out_of_range"),
+])
+def test_predict_refuses_what_the_daemon_refuses_with_its_reason(tmp_path, model_path, name, times, az, needle):
+    proc = harstream("predict", write_rows(tmp_path / f"{name}.csv", times, az), "--model", model_path, check=False)
+    assert needle in one_line_error(proc) and not proc.stdout
+
+
+@pytest.mark.parametrize("header", ["t,ax,ay,az,gx,gy,gz", "t,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z", ""])
+def test_predict_reads_the_mqtt_csv_layout_with_or_without_a_header(tmp_path, model_path, header):
+    proc = harstream("predict", write_rows(tmp_path / "still.csv", [i / 50 for i in range(300)], header=header), "--model", model_path)
+    assert len(proc.stdout.splitlines()) == (300 - 128) // 64 + 1
+    assert "XNNPACK" not in proc.stderr  # the runtime's INFO line is kept for --log-level debug, not printed on every command
+
+
+def test_predict_warns_of_gaps_and_draws_a_timeline(tmp_path, model_path, recording):
+    from harstream.core.recording import Recording, write_csv
+
+    n = 1000
+    t = recording.t[:n].copy()
+    t[500:] += 3.0  # a gap the daemon would restart the window after
+    path = tmp_path / "gap.csv"
+    write_csv(Recording(t, recording.raw[:n], recording.labels[:n], "gap"), path)
+    proc = harstream("predict", path, "--model", model_path, "--plot", tmp_path / "gap.png")
+    assert "1 gaps of over 1 s" in proc.stderr
+    assert len(proc.stdout.splitlines()) == 2 * ((500 - 128) // 64 + 1)
+    assert (tmp_path / "gap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -164,10 +164,63 @@ def test_sensor_logger_ios_frame_flips_acceleration(recording, model, daemon, li
     assert [lab["activity"] for lab in got] == [lab.activity for lab in offline_labels(model, rec)]
 
 
-def test_home_assistant_discovery(recording, daemon, listen, publisher):
-    daemon(ha_discovery=True)
-    config = listen("homeassistant/sensor/+/activity/config")
+def retained(broker, topic_filter, n, timeout=5.0):
+    """What the broker holds retained under a filter: a fresh subscriber's first n messages, by topic."""
+    from benchmarks import clients
+
+    reader = clients.Collector(broker.port, [topic_filter], f"reader-{time.monotonic_ns()}")
+    try:
+        return {t: json.loads(p) if p[:1] in b"{[" else p.decode() for t, p, r in reader.take(n, timeout) if r}
+    finally:
+        reader.close()
+
+
+def test_home_assistant_discovery_follows_its_conventions(recording, model, daemon, broker, publisher):
+    d = daemon(ha_discovery=True)
+    for device in ("kitchen", "anna.phone", "anna_phone"):  # the last two read alike once made safe for HA
+        replay(publisher, [part(recording, n=200)], device, "batch", speed=0)
+    deadline = time.monotonic() + 10
+    while d.counts["labels"] < 3 * 2 and time.monotonic() < deadline:  # every device announced and labelled
+        time.sleep(0.05)
+    configs = retained(broker, "homeassistant/#", 4)
+    sensors = {t: c for t, c in configs.items() if "/sensor/" in t}
+    assert len(sensors) == 3  # one config topic per device, none overwriting another
+    [(topic, c)] = [(t, c) for t, c in sensors.items() if c["device"]["name"] == "kitchen"]
+    assert topic.startswith("homeassistant/sensor/harstream_kitchen_") and topic.endswith("/activity/config")
+    # Field by field against https://www.home-assistant.io/integrations/sensor.mqtt/ and /integrations/mqtt/:
+    assert c["state_topic"] == "har/kitchen/activity" and c["value_template"] == "{{ value_json.activity }}"
+    assert c["device_class"] == "enum" and c["options"] == list(model.info.labels)  # enum sensors list their states
+    assert c["default_entity_id"].startswith("sensor.harstream_kitchen_") and "object_id" not in c  # object_id: gone in 2026.4
+    assert c["unique_id"] != sensors[next(t for t in sensors if t != topic)]["unique_id"]
+    assert c["origin"]["name"] == "harstream" and c["origin"]["sw_version"]  # origin: who sent the discovery
+    assert c["availability_mode"] == "all" and {a["topic"] for a in c["availability"]} == {"har/status", "har/kitchen/availability"}
+    assert c["expire_after"] == 60  # a silent phone reads unavailable, not its last activity
+    assert c["json_attributes_topic"] == "har/kitchen/attributes"  # not the label topic: it changes every 1.28 s
+    bridge = configs[f"homeassistant/binary_sensor/{d.publisher.bridge_id}/status/config"]
+    assert c["device"]["via_device"] == bridge["device"]["identifiers"][0]  # via a device that is announced
+    assert bridge["state_topic"] == "har/status" and bridge["device_class"] == "connectivity"
+    held = retained(broker, "har/kitchen/+", 2)
+    assert held["har/kitchen/availability"] == "online"
+    assert set(held["har/kitchen/attributes"]) == {"placement", "model"}
+
+
+def test_discovery_is_sent_again_when_home_assistant_starts_and_under_its_prefix(recording, daemon, listen, publisher):
+    d = daemon(ha_discovery=True, ha_prefix="ha-test")
     replay(publisher, [part(recording, n=30)], "kitchen", "batch", speed=0)
-    [(topic, payload, _)] = config.take(1, 5)
-    assert topic == "homeassistant/sensor/harstream_kitchen/activity/config"
-    assert json.loads(payload)["state_topic"] == "har/kitchen/activity"
+    deadline = time.monotonic() + 10
+    while d.counts["samples"] < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    configs = listen("ha-test/sensor/+/activity/config")
+    assert len(configs.take(1, 5)) == 1  # retained from the first announcement
+    publisher.publish("ha-test/status", "online", qos=1)  # Home Assistant (re)started
+    [(topic, payload, retain)] = configs.take(1, 5)
+    assert not retain and json.loads(payload)["device"]["name"] == "kitchen"
+
+
+def test_device_ids_made_safe_do_not_collide():
+    from harstream.adapters.mqtt.publisher import slug
+
+    ids = ["anna.phone", "anna_phone", "Anna.Phone", "anna phone", "ünïcode", "x" * 128]
+    slugs = [slug(i) for i in ids]
+    assert len(set(slugs)) == len(ids)
+    assert all(s and set(s) <= set("abcdefghijklmnopqrstuvwxyz0123456789_") for s in slugs)

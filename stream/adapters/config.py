@@ -19,6 +19,7 @@ Example ``harstream.toml``::
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import sys
 from dataclasses import dataclass, field, fields
@@ -41,7 +42,9 @@ class ConfigError(Exception):
 @dataclass
 class Settings:
     broker: str = "mqtt://localhost:1883"
-    client_id: str = field(default_factory=lambda: f"harstream-{socket.gethostname()}"[:64])
+    # None: harstream-<host>-<6 hex digits>, new at every start, so that two daemons never knock each other
+    # off the broker.  A persistent session lives under a fixed id: then it must be given.
+    client_id: str | None = None
     prefix: str = "har"
     qos: int = 1
     username: str | None = None
@@ -69,6 +72,10 @@ class Settings:
     idle_timeout: float = 600.0  # seconds before a silent device's state is freed
     stats_interval: float = 10.0
     ha_discovery: bool = False  # publish Home Assistant discovery for each device seen
+    ha_prefix: str = "homeassistant"  # Home Assistant's discovery prefix (its MQTT integration's setting)
+    ha_expire_after: int = 60  # seconds without a label before Home Assistant shows a device's activity as unavailable
+    connect_timeout: float = 300.0  # at start, keep trying an unreachable broker this long (0: fail at once)
+    metrics_port: int = 0  # Prometheus metrics on http://0.0.0.0:PORT/metrics (0: off; needs the metrics extra)
     log_level: str = "INFO"
     devices: dict = field(default_factory=dict)  # device id -> {acc_units, gyro_units, frame}
 
@@ -107,8 +114,25 @@ class Settings:
     def placement_for(self, device: str) -> str:
         return self.devices.get(device, {}).get("placement", self.placement)
 
+    def own_client_id(self) -> str:
+        """The client id to connect with: the one given, else a new unique one."""
+        if self.client_id:
+            return self.client_id
+        return f"harstream-{socket.gethostname()}"[:56] + f"-{secrets.token_hex(3)}"
+
     def validate(self) -> "Settings":
         self.endpoint()
+        if self.persistent and not self.client_id:
+            raise ConfigError("a persistent session is kept under a fixed client id: set client_id (e.g. harstream-"
+                              f"{socket.gethostname()}), one per daemon")
+        if self.client_id is not None and not 0 < len(self.client_id) <= 64:
+            raise ConfigError(f"client_id {self.client_id!r}: 1 to 64 characters")
+        if not self.ha_prefix or any(c in self.ha_prefix for c in "+#") or self.ha_prefix.endswith("/"):
+            raise ConfigError(f"ha_prefix {self.ha_prefix!r}: a topic prefix without wildcards or a trailing /")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port {self.metrics_port}: 1 to 65535, or 0 for none")
+        if self.connect_timeout < 0 or self.ha_expire_after < 0:
+            raise ConfigError("connect_timeout and ha_expire_after must not be negative")
         if self.qos not in (0, 1, 2):
             raise ConfigError(f"qos {self.qos}: use 0, 1 or 2")
         if not self.prefix or any(c in self.prefix for c in "+#") or self.prefix.endswith("/"):
@@ -148,7 +172,7 @@ _FIELDS = {f.name: f for f in fields(Settings)}
 
 def _coerce(name: str, value, source: str):
     kind = type(getattr(Settings(), name))
-    if name in ("username", "password_file", "ca", "cert", "key", "model"):
+    if name in ("username", "password_file", "ca", "cert", "key", "model", "client_id"):
         kind = str
     try:
         if kind is bool and isinstance(value, str):

@@ -7,8 +7,12 @@ preprocessing version) comes from the metadata and is checked at load time.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import sys
+import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -124,6 +128,35 @@ def load_interpreter_class():
     raise ModelError("no TFLite runtime: install ai-edge-litert (or tflite-runtime). Tried " + "; ".join(tried))
 
 
+#: What the TFLite runtime prints to the process's stderr at INFO level on every load, whatever
+#: our log level: said once at DEBUG instead.
+_NATIVE_INFO = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+
+
+@contextlib.contextmanager
+def _native_info_hidden():
+    """Catch what native code writes to file descriptor 2 meanwhile; pass on all but ``_NATIVE_INFO``."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (a service manager, a notebook): nothing to hide
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines():
+                if line.strip() in _NATIVE_INFO:
+                    logging.getLogger("harstream").debug("%s", line.strip())
+                elif line:
+                    print(line, file=sys.stderr)
+
+
 class Model:
     """A loaded, validated model.  ``predict`` takes (n, window, channels) and returns (n, classes).
 
@@ -147,8 +180,9 @@ class Model:
         self.info = ModelInfo.from_dict(data, str(meta_path))
         Interpreter, self.backend = load_interpreter_class()
         try:
-            self._interp = Interpreter(model_path=str(self.path), num_threads=threads)
-            self._interp.allocate_tensors()
+            with _native_info_hidden():
+                self._interp = Interpreter(model_path=str(self.path), num_threads=threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: not a loadable TFLite model ({str(exc).strip().splitlines()[0]})") from None
         inp, out = self._interp.get_input_details(), self._interp.get_output_details()
@@ -206,6 +240,13 @@ class Model:
         if len(X) == 0:
             return np.zeros((0, self.info.outputs))
         with self._lock:
-            if self.dynamic_batch:
-                return self._invoke(X)
-            return np.concatenate([self._invoke(X[i:i + 1]) for i in range(len(X))])
+            if not self.dynamic_batch:
+                return np.concatenate([self._invoke(X[i:i + 1]) for i in range(len(X))])
+            # One call for the batch (the interpreter lets other threads run during it), padded to a
+            # power of two: resizing the interpreter costs more than the model (~0.1 ms), and the
+            # daemon's batches change size from one call to the next, but seldom their power of two.
+            n = len(X)
+            size = 1 << (n - 1).bit_length()
+            if size != n:
+                X = np.concatenate([X, np.zeros((size - n, *X.shape[1:]), dtype=X.dtype)])
+            return self._invoke(X)[:n]

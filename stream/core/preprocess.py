@@ -18,6 +18,7 @@ code, so offline windows and streamed windows agree to rounding.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -102,13 +103,27 @@ class _StateSpace:
         self.carry = np.einsum("kij,j->ik", powers[BLOCK - 1::-1], B)  # state from x: A^(L-1-k) B
         self.powers = powers
         self.steady = np.linalg.solve(np.eye(n) - A, B)  # state for a constant input of 1
+        self._step: OrderedDict[int, np.ndarray] = OrderedDict()  # L -> [y; new state] from [state; x]
+
+    def step(self, L: int) -> np.ndarray:
+        """One matrix for a block of L samples: ``[y; new state] = step(L) @ [state; x]``.  One product
+        instead of four: a daemon filters a hop (~64 samples) at a time, where each numpy call's
+        overhead costs more than its arithmetic.  The last few block lengths are kept."""
+        m = self._step.get(L)
+        if m is None:
+            m = np.block([[self.observe[:L], self.toeplitz[:L, :L]], [self.powers[L], self.carry[:, BLOCK - L:]]])
+            self._step[L] = m
+            if len(self._step) > 8:
+                self._step.popitem(last=False)
+        else:
+            self._step.move_to_end(L)
+        return m
 
     def run(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Filter one block x (L, ch) from state (n, ch); returns y and the new state."""
         L = len(x)
-        y = self.observe[:L] @ state + self.toeplitz[:L, :L] @ x
-        state = self.powers[L] @ state + self.carry[:, BLOCK - L:] @ x
-        return y, state
+        z = self.step(L) @ np.concatenate((state, x))
+        return z[:L], z[L:].copy()  # a copy: the state outlives the block, and a view would keep all of z
 
 
 @lru_cache(maxsize=8)
@@ -118,8 +133,8 @@ def _filters(rate: float) -> tuple[_StateSpace, _StateSpace]:
     return noise, gravity
 
 
-def _median3(history: np.ndarray, x: np.ndarray) -> np.ndarray:
-    ext = np.concatenate([history, x])
+def _median3(ext: np.ndarray) -> np.ndarray:
+    """The median of each 3 consecutive rows of ``ext`` (the 2 rows before a block, then the block)."""
     a, b, c = ext[:-2], ext[1:-1], ext[2:]
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
@@ -152,23 +167,21 @@ class Preprocessor:
         raw = np.asarray(raw, dtype=np.float64)
         if raw.ndim != 2 or raw.shape[1] != 6:
             raise ValueError(f"expected rows of 6 values (acc xyz, gyro xyz), got shape {raw.shape}")
-        out = np.empty((len(raw), len(CHANNELS)))
         if len(raw) == 0:
-            return out
+            return np.empty((0, len(CHANNELS)))
         if self._history is None:
             self._start(raw[0])
+        out = []
         for lo in range(0, len(raw), BLOCK):
             block = raw[lo:lo + BLOCK]
-            med = _median3(self._history, block)
-            self._history = np.concatenate([self._history, block])[-(MEDIAN_SIZE - 1):].copy()  # not a view: it would pin the block
+            ext = np.concatenate((self._history, block))
+            med = _median3(ext)
+            self._history = ext[-(MEDIAN_SIZE - 1):].copy()  # not a view: it would pin the block
             smooth, self._noise_state = self._noise.run(med, self._noise_state)
-            gravity, self._gravity_state = self._gravity.run(smooth[:, :3], self._gravity_state)
-            rows = out[lo:lo + BLOCK]
-            rows[:, 0:3] = smooth[:, :3]
-            rows[:, 3:6] = smooth[:, :3] - gravity
-            rows[:, 6:9] = smooth[:, 3:]
-            rows[:, 9:12] = gravity
-        return out
+            acc = smooth[:, :3]
+            gravity, self._gravity_state = self._gravity.run(acc, self._gravity_state)
+            out.append(np.concatenate((acc, acc - gravity, smooth[:, 3:], gravity), axis=1))
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
 
 def turn(X: np.ndarray, M: np.ndarray) -> np.ndarray:

@@ -81,7 +81,16 @@ class Recognizer:
         return s
 
     def push(self, device: str, t, raw) -> list[Window]:
+        """Process the device's samples now; the windows they complete."""
         return self.stream(device).push(t, raw)
+
+    def append(self, device: str, t, raw) -> list[Window]:
+        """The same windows as ``push``; samples that complete none wait to be processed in a block."""
+        return self.stream(device).append(t, raw)
+
+    def append_one(self, device: str, t: float, row) -> list[Window]:
+        """``append`` for one sample: ``t`` and its 6 raw values as Python floats."""
+        return self.stream(device).append_one(t, row)
 
     def forget(self, device: str) -> None:
         self.devices.pop(device, None)
@@ -91,7 +100,10 @@ class Recognizer:
     def classify(self, windows: list[Window]) -> list[Label]:
         if not windows:
             return []
-        X = np.stack([w.data[:, self._columns] for w in windows]).astype(np.float32)
+        if self._columns == list(range(len(preprocess.CHANNELS))):  # the model takes every channel, in order
+            X = np.stack([w.data for w in windows]).astype(np.float32, copy=False)
+        else:
+            X = np.stack([w.data[:, self._columns] for w in windows]).astype(np.float32, copy=False)
         info = self.model.info
         labels = info.labels
         if info.placements:

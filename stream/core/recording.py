@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import numpy as np
 from .activities import HAPT_LABELS
 
 COLUMNS = ("t", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
+#: The layout of the CSV messages devices publish (``t,ax,ay,az,gx,gy,gz``), read as well.
+MQTT_COLUMNS = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 
 
 class RecordingError(Exception):
@@ -59,11 +62,17 @@ def read_csv(path: str | Path) -> Recording:
     path = Path(path)
     try:
         with _open(path, "rt") as f:
-            header = f.readline().strip().split(",")
-            if tuple(header[:7]) != COLUMNS or len(header) > 8 or (len(header) == 8 and header[7] != "label"):
-                raise RecordingError(f"{path}: header must be {','.join(COLUMNS)}[,label], got {','.join(header)}")
+            first = f.readline()
+            header = first.strip().split(",")
             values, labels = [], []
-            for lineno, line in enumerate(f, start=2):
+            start = 2
+            if _numbers(header) and len(header) == 7:  # no header: CSV lines as a device publishes them
+                header, start = list(MQTT_COLUMNS), 1
+                f = itertools.chain([first], f)
+            if tuple(header[:7]) not in (COLUMNS, MQTT_COLUMNS) or len(header) > 8 or (len(header) == 8 and header[7] != "label"):
+                raise RecordingError(f"{path}: header must be {','.join(COLUMNS)}[,label] or {','.join(MQTT_COLUMNS)}[,label] "
+                                     f"(or none, for lines of 7 numbers), got {','.join(header)[:120]}")
+            for lineno, line in enumerate(f, start=start):
                 fields = line.rstrip("\r\n").split(",")
                 if fields == [""]:
                     continue
@@ -80,6 +89,45 @@ def read_csv(path: str | Path) -> Recording:
     if not np.isfinite(data).all():
         raise RecordingError(f"{path}: holds NaN or infinite values")
     return Recording(data[:, 0], data[:, 1:], np.array(labels, dtype=object), path.name.split(".")[0])
+
+
+def _numbers(fields: list[str]) -> bool:
+    try:
+        [float(v) for v in fields]
+    except ValueError:
+        return False
+    return bool(fields)
+
+
+def check_recording(rec: Recording, rate: float = 50.0, window: int = 128) -> list[str]:
+    """A recording checked as the daemon checks readings, with its reasons: raises RecordingError for
+    what the daemon would reject or could never label; returns warnings for what it would reset on."""
+    from .payloads import RAW_LIMITS, Reject, check_readings
+
+    name = rec.name or "the recording"
+    if not len(rec):
+        raise RecordingError(f"{name}: no samples")
+    try:
+        check_readings(rec.t, rec.raw, RAW_LIMITS)
+    except Reject as exc:
+        raise RecordingError(f"{name}: the daemon would reject these readings: {exc}") from None
+    dt = np.diff(rec.t)
+    back = np.flatnonzero(dt < 0)
+    if len(back):
+        raise RecordingError(f"{name}: t runs backwards {len(back)} times (first after row {back[0] + 1}, "
+                             f"{rec.t[back[0]]:.3f} s then {rec.t[back[0] + 1]:.3f} s); the daemon would restart "
+                             "the device's window each time: sort the rows by t")
+    span = rec.t[-1] - rec.t[0]
+    if span * rate + 1 < window:
+        raise RecordingError(f"{name}: {len(rec)} samples over {span:.2f} s; a label needs {window} samples at "
+                             f"{rate:g} Hz ({window / rate:.2f} s)")
+    warnings = []
+    gaps, repeats = int((dt > 1.0).sum()), int((dt == 0).sum())
+    if gaps:
+        warnings.append(f"{gaps} gaps of over 1 s: the window starts again after each, as in the daemon")
+    if repeats:
+        warnings.append(f"{repeats} repeated timestamps: dropped, as in the daemon")
+    return warnings
 
 
 def window_truth(rec: Recording, start: float, end: float) -> str:

@@ -13,6 +13,7 @@ window of ``window`` samples emitted every ``step``.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 
@@ -62,19 +63,24 @@ class Resampler:
             self.last_t, self.last_x = float(t[-1]), x[-1].copy()
             return t[:0], x[:0]
         if self.last_t is not None:
-            t = np.concatenate([[self.last_t], t])
-            x = np.concatenate([self.last_x[None], x])
+            t = np.concatenate(([self.last_t], t))
+            x = np.concatenate((self.last_x[None], x))
         ks = np.arange(self.k_next, k_end + 1)
         grid = self.t0 + ks / self.rate
+        # i: the last sample at or before each grid point; never past the end, and before the first
+        # only by the rounding tolerance above.  j = i + 1 but at the end.
         i = np.searchsorted(t, grid, side="right") - 1
-        np.clip(i, 0, len(t) - 1, out=i)
+        np.maximum(i, 0, out=i)
         j = np.minimum(i + 1, len(t) - 1)
-        span = t[j] - t[i]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = (grid - t[i]) / span
-        w[~(span > 0)] = 0.0
-        np.minimum(np.maximum(w, 0.0, out=w), 1.0, out=w)
-        values = x[i] + w[:, None] * (x[j] - x[i])  # w is 0 on a sample: its values pass exactly
+        ti = t[i]
+        span = t[j] - ti
+        span[span <= 0.0] = np.inf  # i = j at the end: the weight is 0 and the sample passes as it is
+        w = (grid - ti) / span
+        # A sample that reaches its grid point within the tolerance gives its own value, whether or
+        # not the next sample has arrived yet: so the values never depend on where a block ends.
+        w[(ti - self.t0) * self.rate + 1e-3 >= ks] = 0.0  # (0 <= w <= 1 otherwise: t[i] <= grid < t[j])
+        xi = x[i]
+        values = xi + w[:, None] * (x[j] - xi)  # w is 0 on a sample: its values pass exactly
         self.k_next = k_end + 1
         self.last_t, self.last_x = float(t[-1]), x[-1].copy()
         return grid, values
@@ -97,6 +103,9 @@ class DeviceStream:
         self.counts = Counter()
         self.seq = 0
         self._reset_window()
+        self._pending = array("d")  # t and 6 raw values per sample, received but not yet processed
+        self._last_t = None  # the last time received, pending or processed
+        self._due_k = 0  # the grid point whose arrival completes the next window
 
     def _reset_window(self) -> None:
         self._rows = np.zeros((0, len(preprocess.CHANNELS)), dtype=self.dtype)
@@ -109,9 +118,76 @@ class DeviceStream:
         self.preprocessor.reset()
         self._reset_window()
 
-    def push(self, t, raw) -> list[Window]:
+    # The daemon's hot path.  Resampling, filtering and cutting cost about as much for a block
+    # of 64 samples as for one, so samples that cannot complete a window wait, as 7 floats each,
+    # and are processed in one block when one arrives that does (or breaks the regular flow).
+    # The block goes through ``push``, so windows, counts and state are exactly push's, only later.
+    def append_one(self, t: float, row) -> list[Window]:
+        """One sample: ``t`` in seconds and 6 raw values; returns the windows it completes, like ``push``."""
+        last = self._last_t
+        if last is None or not 0.0 < t - last <= self.max_gap:  # first, duplicate, gap or backwards: push's rules
+            return self.push([t], [row])
+        pending = self._pending
+        pending.append(t)
+        pending.extend(row)
+        self._last_t = t
+        if (t - self.resampler.t0) * self.resampler.rate + 1e-3 >= self._due_k:
+            return self._flush()
+        return []
+
+    def append(self, t, raw) -> list[Window]:
+        """Samples in time order, as ``push`` takes them; returns the windows they complete, like ``push``."""
         t = np.asarray(t, dtype=np.float64).reshape(-1)
         raw = np.asarray(raw, dtype=np.float64).reshape(len(t), 6)
+        if not len(t):
+            return []
+        last = self._last_t
+        if last is None or not 0.0 < t[0] - last <= self.max_gap or (len(t) > 1 and not _regular(t, self.max_gap)):
+            return self.push(t, raw)
+        block = np.empty((len(t), 7))
+        block[:, 0], block[:, 1:] = t, raw
+        self._pending.frombytes(block.tobytes())
+        self._last_t = float(t[-1])
+        if (self._last_t - self.resampler.t0) * self.resampler.rate + 1e-3 >= self._due_k:
+            return self._flush()
+        return []
+
+    def _flush(self) -> list[Window]:
+        """The pending samples as one block: in time order, each within ``max_gap`` of the one before
+        (``append`` sent every other case to ``push``), so there is nothing to split."""
+        waiting = np.frombuffer(self._pending, dtype=np.float64).reshape(-1, 7)
+        self._pending = array("d")
+        windows = self._run(waiting[:, 0], waiting[:, 1:])
+        self.counts["samples"] += len(waiting)
+        self._after()
+        return windows
+
+    def pending(self) -> int:
+        """Samples received and not yet processed (fewer than make a window)."""
+        return len(self._pending) // 7
+
+    def push(self, t, raw) -> list[Window]:
+        """Process samples now (after any pending ones); returns the windows completed."""
+        t = np.asarray(t, dtype=np.float64).reshape(-1)
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(t), 6)
+        if len(self._pending):
+            waiting = np.frombuffer(self._pending, dtype=np.float64).reshape(-1, 7)
+            t, raw = np.concatenate([waiting[:, 0], t]), np.concatenate([waiting[:, 1:], raw])
+            self._pending = array("d")
+        windows = self._push(t, raw)
+        self._after()
+        return windows
+
+    def _after(self) -> None:
+        """Everything received is processed: note the last time and when the next window falls due."""
+        self._last_t = self.resampler.last_t
+        # The next window ends at sample number e (since the reset); it is complete once the
+        # resampler emits grid point e - 1, i.e. once a sample arrives at or after that point.
+        filled = self._filled
+        e = self.window if filled < self.window else filled + self.step - (filled - self.window) % self.step
+        self._due_k = self.resampler.k_next + (e - filled) - 1
+
+    def _push(self, t: np.ndarray, raw: np.ndarray) -> list[Window]:
         out: list[Window] = []
         start = 0
         prev = self.resampler.last_t
@@ -151,6 +227,15 @@ class DeviceStream:
             # a copy: a view would pin all of ``rows`` for as long as the window waits in a queue
             windows.append(Window(self.device, self.seq, float(times[a]), float(times[a + self.window - 1]), rows[a:a + self.window].copy()))
             self.seq += 1
-        keep = self.window - 1
-        self._rows, self._times = rows[-keep:].copy(), times[-keep:].copy()
+        # Keep the rows from the next window's first sample on (at most window - 1 of them).
+        filled = self._filled
+        next_end = self.window if filled < self.window else filled + self.step - (filled - self.window) % self.step
+        keep = self.window - (next_end - filled)
+        self._rows, self._times = rows[len(rows) - keep:].copy(), times[len(times) - keep:].copy()
         return windows
+
+
+def _regular(t: np.ndarray, max_gap: float) -> bool:
+    """Every step forward in time and none longer than ``max_gap``."""
+    dt = t[1:] - t[:-1]  # np.diff's checks cost more than the subtraction, at this size
+    return bool(dt.min() > 0.0 and dt.max() <= max_gap)

@@ -135,9 +135,10 @@ def download(name: str, cache: Path | None = None, url: str | None = None, sha25
                 print(f"\n{source.filename}: attempt {attempt + 1}/{retries} failed: {exc}", file=sys.stderr)
             time.sleep(min(2 ** attempt, 10) * 0.5)
     if error is not None:
+        kept = (f"; the partial file {part} ({part.stat().st_size:,} bytes) is kept and a rerun resumes it"
+                if part.exists() and part.stat().st_size else "")
         raise DatasetError(f"could not download {url} ({getattr(error, 'reason', error)}). "
-                           f"Download it by hand and save it as {target} (or pass --data PATH); "
-                           f"the partial file {part} is kept and a rerun resumes it")
+                           f"Download it by hand and save it as {target} (or pass --data PATH){kept}")
     digest = _sha256(part)
     if expected and digest != expected:
         part.unlink()

@@ -14,6 +14,10 @@ class FatalError(Exception):
     """The daemon cannot run as configured (bad credentials, untrusted broker, ...)."""
 
 
+class BrokerUnreachable(FatalError):
+    """Nothing answers at the broker's address (yet): worth trying again, unlike a refusal."""
+
+
 def make_client(s: Settings, client_id: str, clean_session: bool = True) -> mqtt.Client:
     """A paho client with the transport, TLS and credentials of the settings (not yet connected)."""
     host, port, transport, tls, path = s.endpoint()
@@ -51,7 +55,7 @@ def connect(client: mqtt.Client, s: Settings) -> None:
     except ssl.SSLError as exc:
         raise FatalError(f"{s.broker}: TLS failed ({exc.reason or exc})") from None
     except OSError as exc:
-        raise FatalError(f"{s.broker}: cannot connect ({exc.strerror or exc})") from None
+        raise BrokerUnreachable(f"{s.broker}: cannot connect ({exc.strerror or exc})") from None
 
 
 def refusal(reason) -> str:

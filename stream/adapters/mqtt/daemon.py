@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from ...core import Recognizer
 from ..config import Settings
 from .connection import (
+    BrokerUnreachable,
     FatalError,
     connect,
     dropped_before_connack,
@@ -47,14 +48,21 @@ class Daemon:
         self.recognizer = Recognizer(model, smoothing=settings.smoothing, placement_for=settings.placement_for)
         self.stopping = threading.Event()
         self.connected = threading.Event()
+        self.client_id = settings.own_client_id()
         self.client = self._make_client()
-        self.publisher = Publisher(self.client, settings, self.counts)
-        self.intake = Intake(settings, self.recognizer, self.counts,
-                             on_new_device=self.publisher.discovery if settings.ha_discovery else None)
-        self.worker = Worker(self.recognizer, self.counts, self.publisher.label, settings.max_queue,
+        from ... import __version__
+
+        self.publisher = Publisher(self.client, settings, self.counts, labels=list(model.info.labels), version=__version__)
+        self.intake = Intake(settings, self.recognizer, self.counts, on_new_device=self._on_new_device,
+                             on_evicted=self.publisher.forget)
+        self._ha_status = f"{settings.ha_prefix}/status"
+        self.worker = Worker(self.recognizer, self.counts, self._deliver, settings.max_queue,
                              settings.max_queue_per_device, settings.max_batch, self.stopping)
         self._fatal: str | None = None
         self._ever_connected = False
+        self._connected_at = 0.0
+        self._short_sessions = 0  # connections in a row the broker closed within seconds of accepting them
+        self._take_over_said = -1e9
         self._last_error = ""
         self._threads: list[threading.Thread] = []
 
@@ -83,7 +91,7 @@ class Daemon:
     # -- the connection's callbacks -----------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         s = self.settings
-        client = make_client(s, s.client_id, clean_session=not s.persistent)
+        client = make_client(s, self.client_id, clean_session=not s.persistent)
         client.will_set(f"{s.prefix}/status", "offline", qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=2)  # backoff 1, 2, 2... s: back within 3 s of the broker's return
         client.max_queued_messages_set(s.max_pending_labels)  # labels kept while disconnected, bounded
@@ -107,12 +115,17 @@ class Daemon:
             self.counts["sessions_lost"] += 1
             log.warning("the broker lost our persistent session: readings sent while we were away are gone")
         self._ever_connected = True
+        self._connected_at = time.monotonic()
         s = self.settings
         topics = [(f"{s.prefix}/+/imu", s.qos)]
         if s.sensor_logger_topic:
             topics.append((s.sensor_logger_topic, s.qos))
+        if s.ha_discovery:  # Home Assistant says "online" there when it starts: announce everything again then
+            topics.append((self._ha_status, 1))
         client.subscribe(topics)
         self._online = self.publisher.status("online")
+        if s.ha_discovery:
+            self.announce()
         self.connected.set()
         log.info("connected to %s; listening on %s", s.broker, ", ".join(t for t, _ in topics))
 
@@ -125,11 +138,52 @@ class Daemon:
         if not self.stopping.is_set():
             self.counts["disconnects"] += 1
             log.warning("disconnected from the broker (%s); reconnecting", reason)
+            self._note_session_length(time.monotonic() - self._connected_at)
+
+    #: A connection the broker closes sooner than this after accepting it counts as short.
+    SHORT_SESSION_S = 5.0
+
+    def _note_session_length(self, seconds: float) -> None:
+        """MQTT 3.1.1 does not say why a broker closed a connection.  When it keeps closing ours within
+        seconds of accepting it, another client is almost always connecting with our client id (the
+        broker lets the newer one in): say so, once a minute, with what to change."""
+        if seconds >= self.SHORT_SESSION_S:
+            self._short_sessions = 0
+            return
+        self._short_sessions += 1
+        if self._short_sessions >= 2 and time.monotonic() - self._take_over_said > 60:
+            self._take_over_said = time.monotonic()
+            self.counts["taken_over"] += 1
+            log.error("the broker closed our connection %d times in a row within %g s of accepting it: another client is "
+                      "probably connecting with our client id %r, and each takes the other's place. Give each daemon its own "
+                      "client_id (leave it unset for a unique one). Two daemons on one prefix would both label every device: "
+                      "give them different prefixes",
+                      self._short_sessions, self.SHORT_SESSION_S, self.client_id)
 
     def _on_message(self, client, userdata, msg):
+        if msg.topic == self._ha_status and self.settings.ha_discovery:
+            if msg.payload == b"online":
+                self.announce()
+            return
         received = self.intake.on_message(msg.topic, msg.payload)
         if received and received[1]:
             self.worker.put(*received)
+
+    # -- devices ------------------------------------------------------------------------------
+    def _on_new_device(self, device: str) -> None:
+        self.counts["devices_seen"] += 1
+        if self.counts["devices_seen"] <= 20 or self.counts["devices_seen"] % 1000 == 0:  # the first few by name
+            log.info("new device %r (%d so far)", device, self.counts["devices_seen"])
+        if self.settings.ha_discovery:
+            self.publisher.discovery(device)
+
+    def announce(self) -> None:
+        """Home Assistant discovery for the daemon and every device held."""
+        self.publisher.announce_bridge()
+        with self.intake.lock:
+            devices = list(self.intake.last_seen)
+        for device in devices:
+            self.publisher.discovery(device)
 
     # -- stats and housekeeping ---------------------------------------------------------------
     def stats(self) -> dict:
@@ -153,22 +207,60 @@ class Daemon:
             "runtime": self.model.backend,
         }
 
+    #: Seconds between the INFO lines that show a running daemon's totals.
+    TOTALS_EVERY_S = 300.0
+
     def _housekeeping(self) -> None:
+        said = time.monotonic()
         while not self.stopping.wait(self.settings.stats_interval):
             self.intake.evict_idle()
             if self.connected.is_set():
                 self.publisher.stats(self.stats())
+            if time.monotonic() - said >= self.TOTALS_EVERY_S:
+                said = time.monotonic()
+                c = self.counts
+                log.info("%d devices held; since start %d messages, %d samples, %d labels, %d rejected, %d windows dropped",
+                         len(self.intake.last_seen), c["messages"], c["samples"], c["labels"], sum(self.intake.rejects.values()),
+                         self.worker.queue.dropped)
+
+    def _deliver(self, label) -> None:
+        self.publisher.label(label)
+        if not self.counts["labels"]:  # the first of this run (counted after delivery): it works, say so
+            log.info("first label: %s is %s (%.2f)", label.device, label.activity, label.confidence)
 
     # -- life cycle ---------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Classify one largest batch now: the interpreter sizes its memory for it at start, not mid-stream."""
+        """Classify one largest batch now, so that the interpreter sizes its memory at start, not mid-stream;
+        then time one window (a fast model runs on the network thread: see ``Worker``)."""
         info = self.model.info
         n = self.settings.max_batch if getattr(self.model, "dynamic_batch", False) else 1
         self.model.predict(np.zeros((n, info.window, len(info.channels)), dtype=np.float32))
+        window = np.zeros((1, info.window, len(info.channels)), dtype=np.float32)
+        self.model.predict(window)
+        t0 = time.perf_counter()
+        self.model.predict(window)
+        self.worker.note_inference_ms((time.perf_counter() - t0) * 1000)
+
+    def _connect_when_up(self) -> None:
+        """Connect; while the broker is not up yet (a boot, a restart), retry for ``connect_timeout`` seconds."""
+        limit = self.settings.connect_timeout
+        deadline, delay = time.monotonic() + limit, 1.0
+        while True:
+            try:
+                connect(self.client, self.settings)
+                return
+            except BrokerUnreachable as exc:
+                if time.monotonic() + delay > deadline or self.stopping.is_set():
+                    if limit:
+                        raise BrokerUnreachable(f"{exc}; gave up after {limit:g} s (connect_timeout)") from None
+                    raise
+                log.warning("%s; trying again in %g s (for up to %g s in all: connect_timeout)", exc, delay, limit)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
 
     def start(self, timeout: float = 10.0) -> None:
         self.warm_up()
-        connect(self.client, self.settings)
+        self._connect_when_up()
         self.client.loop_start()
         self._threads = [threading.Thread(target=self.worker.run, name="harstream-classify", daemon=True),
                          threading.Thread(target=self._housekeeping, name="harstream-stats", daemon=True)]
@@ -220,6 +312,14 @@ def serve(settings: Settings, model) -> int:
     import signal
 
     daemon = Daemon(settings, model)
+    if settings.metrics_port:
+        from . import metrics
+
+        try:
+            metrics.start(daemon, settings.metrics_port)
+        except (RuntimeError, OSError) as exc:
+            raise FatalError(f"metrics on port {settings.metrics_port}: {exc}") from None
+        log.info("Prometheus metrics on http://0.0.0.0:%d/metrics", settings.metrics_port)
 
     def on_signal(signum, frame):
         daemon.stopping.set()

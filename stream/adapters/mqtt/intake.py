@@ -14,7 +14,7 @@ import time
 from collections import Counter
 
 from ...core import Recognizer, Window
-from ...core.payloads import Reject, decode_json, parse
+from ...core.payloads import Reject, decode_json, read
 from ...core.sensorlogger import Aligner, split_message
 from ..config import Settings
 
@@ -49,15 +49,16 @@ class Intake:
     """Every device's state, fed one message at a time.  ``handle`` returns the device and the windows
     the message completed; ``on_new_device`` is called once for each device taken on."""
 
-    def __init__(self, settings: Settings, recognizer: Recognizer, counts: Counter, on_new_device=None):
+    def __init__(self, settings: Settings, recognizer: Recognizer, counts: Counter, on_new_device=None, on_evicted=None):
         self.settings, self.recognizer, self.counts = settings, recognizer, counts
-        self.on_new_device = on_new_device
+        self.on_new_device, self.on_evicted = on_new_device, on_evicted
         self.aligners: dict[str, Aligner] = {}
         self.last_seen: dict[str, float] = {}
         self.rejects = Counter()
         self.evicted_resets = Counter()  # reset counts of devices no longer held, kept for the stats
         self.lock = threading.Lock()
         self._topic_levels = len(settings.prefix.split("/")) + 2  # <prefix>/<device>/imu
+        self._topics: dict[str, tuple] = {}  # topic -> (device, units), checked
         self._warn = RateLimitedLog()
 
     def on_message(self, topic: str, payload: bytes) -> tuple[str, list[Window]] | None:
@@ -73,36 +74,69 @@ class Intake:
         return None
 
     def handle(self, topic: str, payload: bytes) -> tuple[str, list[Window]]:
-        """One message: parse, check, push through the core.  Raises Reject for a bad message."""
+        """One message: parse, check, append to the device's samples.  Raises Reject for a bad message.
+
+        The common case costs a dictionary look-up for the topic, one JSON parse and a few
+        comparisons: resampling, filtering and cutting wait until a window falls due (see
+        ``DeviceStream.append``)."""
         s = self.settings
         self.counts["messages"] += 1
         if len(payload) > s.max_payload:
             raise Reject("too_large", f"{len(payload)} bytes; the limit is {s.max_payload}")
-        logger = topic == s.sensor_logger_topic
-        if logger:
-            device, items = split_message(decode_json(payload))
-            device = check_device_id(device)
-        else:
-            parts = topic.split("/")
-            if len(parts) != self._topic_levels or parts[-1] != "imu":
-                raise Reject("bad_topic", f"topic {topic[:200]!r} is not {s.prefix}/<device>/imu")
-            device = check_device_id(parts[-2])
-            t, raw = parse(payload, s.units_for(device))
+        if topic == s.sensor_logger_topic:
+            return self._sensor_logger(payload)
+        known = self._topics.get(topic)
+        if known is None:
+            known = self._learn(topic)
+        device, units = known
+        t, raw = read(payload, units)
         with self.lock:  # parsed and checked above; from here on device state changes
+            self._take_on(device)
+            if type(t) is float:  # one sample, in Python floats
+                windows = self.recognizer.append_one(device, t, raw)
+                self.counts["samples"] += 1
+            else:
+                windows = self.recognizer.append(device, t, raw) if len(t) else []
+                self.counts["samples"] += len(t)
+            return device, windows
+
+    def _learn(self, topic: str) -> tuple[str, object]:
+        """A topic's device and input units, checked once and remembered while the device is held."""
+        s = self.settings
+        parts = topic.split("/")
+        if len(parts) != self._topic_levels or parts[-1] != "imu":
+            raise Reject("bad_topic", f"topic {topic[:200]!r} is not {s.prefix}/<device>/imu")
+        known = check_device_id(parts[-2]), s.units_for(parts[-2])
+        if len(self._topics) < 2 * s.max_devices:  # only the topics of held devices stay long: see evict_idle
+            self._topics[topic] = known
+        return known
+
+    def _take_on(self, device: str) -> None:
+        """Note the device as heard now; a new one is taken on (or refused beyond max_devices)."""
+        if device not in self.last_seen:
+            if len(self.last_seen) >= self.settings.max_devices:
+                raise Reject("too_many_devices", f"already {len(self.last_seen)} devices (max_devices); {device[:40]!r} is not taken on")
+            self.last_seen[device] = time.monotonic()
+            if self.on_new_device is not None:
+                self.on_new_device(device)
+        else:
+            self.last_seen[device] = time.monotonic()
+
+    def _sensor_logger(self, payload: bytes) -> tuple[str, list[Window]]:
+        s = self.settings
+        device, items = split_message(decode_json(payload))
+        device = check_device_id(device)
+        with self.lock:
             if device not in self.last_seen and len(self.last_seen) >= s.max_devices:
                 raise Reject("too_many_devices", f"already {len(self.last_seen)} devices (max_devices); {device[:40]!r} is not taken on")
-            if logger:
-                aligner = self.aligners.get(device)
-                if aligner is None:
-                    aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
-                t, raw = aligner.push(items)  # checks the readings before it buffers them
-            new = device not in self.last_seen
-            self.last_seen[device] = time.monotonic()
-            if new and self.on_new_device is not None:
-                self.on_new_device(device)
+            aligner = self.aligners.get(device)
+            if aligner is None:
+                aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
+            t, raw = aligner.push(items)  # checks the readings before it buffers them
+            self._take_on(device)
             if not len(t):
                 return device, []
-            windows = self.recognizer.push(device, t, raw)
+            windows = self.recognizer.append(device, t, raw)
             self.counts["samples"] += len(t)
             return device, windows
 
@@ -120,6 +154,10 @@ class Intake:
                 self.recognizer.forget(device)
                 del self.last_seen[device]
                 self.counts["evicted"] += 1
+                if self.on_evicted is not None:
+                    self.on_evicted(device)
+            if len(self._topics) > len(self.last_seen):
+                self._topics = {topic: known for topic, known in self._topics.items() if known[0] in self.last_seen}
 
     def resets(self) -> Counter:
         """Resets by reason (gap, backwards, duplicate, ...) over every device, evicted ones included."""

@@ -1,5 +1,5 @@
-"""The inference worker: windows wait in a bounded, fair queue; one thread classifies whatever waits
-as one batch and hands the labels on."""
+"""Classifying windows: on the network thread while the model is fast and nothing waits, otherwise on
+a worker thread that takes what waits in a bounded, fair queue as one batch."""
 from __future__ import annotations
 
 import logging
@@ -7,30 +7,73 @@ import threading
 import time
 from collections import Counter, deque
 
+import numpy as np
+
 from ...core import Label, Recognizer, Window, WindowQueue
 
 log = logging.getLogger("harstream")
 
+#: Above this many milliseconds a window, the model runs on the worker thread only, so that the
+#: network thread keeps reading (and the window queue bounds what waits, dropping the oldest).
+INLINE_BELOW_MS = 2.0
+
 
 class Worker:
-    """``put`` windows from any thread; ``run`` (on its own thread) classifies them in batches of up to
-    ``max_batch`` and calls ``deliver(label, queued_at)`` for each, until ``stop`` is set and the queue is empty."""
+    """``put`` windows from the network thread; they come out as ``deliver(label)``, in order per device.
+
+    Windows wait in a bounded, fair queue.  When nothing else happens, ``run`` (on its own thread)
+    takes them after ``gather_s`` and classifies them as one batch.  Under load that hand-over is
+    what costs: every pass of Python's interpreter lock between two busy threads waits up to its
+    switch interval (5 ms), and a model as fast as ours (~0.1 ms a window) costs less than that.
+    So while the model is fast, a backlog (``inline_batch`` windows, or windows older than
+    ``gather_s``) is classified by ``put`` itself, on the network thread, as one batch.  A slow
+    model runs on the worker thread only, so that the network thread keeps reading and the queue's
+    bounds decide what is dropped.  ``run`` ends when ``stop`` is set and the queue is empty.
+    """
 
     def __init__(self, recognizer: Recognizer, counts: Counter, deliver, max_queue: int, max_queue_per_device: int,
-                 max_batch: int, stop: threading.Event):
+                 max_batch: int, stop: threading.Event, gather_s: float = 0.005, inline: bool = True, inline_batch: int = 32):
         self.recognizer, self.counts, self.deliver, self.max_batch, self.stop = recognizer, counts, deliver, max_batch, stop
+        self.gather_s, self.inline, self.inline_batch = gather_s, inline, inline_batch
+        self._since = 0.0
         self.queue = WindowQueue(max_queue, max_queue_per_device)
         self.cond = threading.Condition()
+        self.busy = False  # a batch is being classified: later windows must queue behind it, to stay in order
         self.inference_ms = deque(maxlen=2000)
         self.latency_ms = deque(maxlen=2000)
+        self._recent_ms = deque(maxlen=50)  # per-window inference time of the last batches: is the model fast?
+        self._fast = False  # until a window has been timed
+        self.observers: list = []  # called with (window-to-label seconds, model seconds per window) for each label
+
+    def note_inference_ms(self, per_window: float) -> None:
+        """Time the model took a window; the median of the last few decides whether it runs inline."""
+        self._recent_ms.append(per_window)
+        self._fast = float(np.median(self._recent_ms)) < INLINE_BELOW_MS
 
     def put(self, device: str, windows: list[Window]) -> None:
         now = time.perf_counter()
         with self.cond:
+            self.counts["windows"] += len(windows)
+            if not len(self.queue):
+                self._since = now  # the oldest window waiting arrived now
+                self.cond.notify()  # the worker takes them in gather_s, if nothing else does first
             for w in windows:
                 self.queue.put(device, (now, w))
-            self.counts["windows"] += len(windows)
-            self.cond.notify()
+            # A backlog of windows (a burst, a flood) is classified here, as one batch, rather than
+            # handed over: see the class.
+            if not (self.inline and self._fast and not self.busy
+                    and (len(self.queue) >= self.inline_batch or now - self._since >= self.gather_s)):
+                return
+            batch = self.queue.take(self.max_batch)
+            self._since = now
+            self.busy = True
+        try:
+            self.classify(batch)
+        finally:
+            with self.cond:
+                self.busy = False
+                if len(self.queue):
+                    self.cond.notify()
 
     def wake(self) -> None:
         with self.cond:
@@ -48,23 +91,44 @@ class Worker:
     def run_once(self) -> bool:
         """Classify and deliver one batch; False when stopping and nothing is left."""
         with self.cond:
-            while not len(self.queue) and not self.stop.is_set():
+            while (self.busy or not len(self.queue)) and not self.stop.is_set():
                 self.cond.wait(0.5)
             if not len(self.queue) and self.stop.is_set():
                 return False
+        # Let the windows of the next few milliseconds join this batch: one wake-up per window
+        # would hand the interpreter lock back and forth (see the class).
+        if self.gather_s and len(self.queue) < self.max_batch and not self.stop.is_set():
+            time.sleep(self.gather_s)
+        with self.cond:
+            if self.busy:  # the network thread classifies a batch of its own: wait for it, for the order
+                return True
             batch = self.queue.take(self.max_batch)
+            self.busy = bool(batch)
+        try:
+            self.classify(batch)
+        finally:
+            with self.cond:
+                self.busy = False
+        return True
+
+    def classify(self, batch: list[tuple[float, Window]]) -> None:
+        """Classify ``(queued_at, window)`` pairs and deliver their labels; a failure costs this batch."""
         if not batch:
-            return True
+            return
         t0 = time.perf_counter()
         try:
             labels: list[Label] = self.recognizer.classify([w for _, w in batch])
         except Exception:
             self.counts["inference_errors"] += len(batch)
             log.exception("inference failed for %d windows", len(batch))
-            return True
-        self.inference_ms.append((time.perf_counter() - t0) * 1000 / len(batch))
+            return
+        per_window = (time.perf_counter() - t0) * 1000 / len(batch)
+        self.inference_ms.append(per_window)
+        self.note_inference_ms(per_window)
         for (queued, _), label in zip(batch, labels):
             self.deliver(label)
-            self.latency_ms.append((time.perf_counter() - queued) * 1000)
+            waited = time.perf_counter() - queued
+            self.latency_ms.append(waited * 1000)
+            for observe in self.observers:
+                observe(waited, per_window / 1000)
         self.counts["labels"] += len(labels)
-        return True
