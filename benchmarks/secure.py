@@ -23,7 +23,7 @@ topic read har/+/imu
 topic read sensor-logger
 topic write har/+/activity
 topic readwrite har/status
-topic write har/stats
+topic readwrite har/stats
 topic write har/+/availability
 topic write har/+/attributes
 topic write homeassistant/sensor/#

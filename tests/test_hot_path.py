@@ -155,3 +155,42 @@ def test_without_orjson_the_standard_library_reads_the_same(monkeypatch, recordi
     assert payloads._fast_loads is not None, "orjson is in the test extra: the fast path must be the one tested first"
     monkeypatch.setattr(payloads, "_fast_loads", None)
     assert [outcome(read, p) for p in cases] == fast
+
+
+def test_many_devices_flushed_together_give_each_one_s_windows(recording):
+    """Due devices processed in one vectorised pass (blocks.flush_many), at random moments, against
+    each device on its own: the same windows, the values to the rounding of a matrix product."""
+    from harstream.core.blocks import flush_many
+
+    rng = np.random.default_rng(0)
+    devices = 7
+    alone = [DeviceStream(device=f"d{k}", dtype=np.float64) for k in range(devices)]
+    together = [DeviceStream(device=f"d{k}", dtype=np.float64) for k in range(devices)]
+    ts = [1.7e9 + k * 0.37 + np.arange(3000) / 50.0 + rng.uniform(-0.004, 0.004, 3000) for k in range(devices)]
+    ts[3][1500:] += 2.0  # one device with a gap, one with another rate: they take their own ways
+    ts[5] = 1.7e9 + np.arange(3000) / 61.0
+    raws = [recording.raw[k * 300:k * 300 + 3000] for k in range(devices)]
+    expected, got = [], []
+    pos = [0] * devices
+    while min(pos) < 3000:
+        for k in range(devices):
+            a, b = pos[k], min(pos[k] + int(rng.integers(1, 30)), 3000)
+            if a < b:
+                pos[k] = b
+                expected += alone[k].append(ts[k][a:b], raws[k][a:b])
+                got += together[k].append(ts[k][a:b], raws[k][a:b], defer=True)
+        if rng.random() < 0.3:
+            got += flush_many([s for s in together if s.due])
+    got += flush_many([s for s in together if s.due])
+    key = lambda w: (w.device, w.seq)  # noqa: E731
+    expected.sort(key=key)
+    got.sort(key=key)
+    assert [key(w) for w in got] == [key(w) for w in expected] and len(got) > 200
+    for a, b in zip(got, expected):
+        assert (a.start, a.end) == (b.start, b.end)
+        np.testing.assert_allclose(a.data, b.data, atol=1e-9, rtol=0)
+    for a, b in zip(together, alone):
+        assert not a.due
+        for s in (a, b):
+            s.push([], np.zeros((0, 6)))  # what is still pending (too few for a window), processed
+        assert a.counts == b.counts and a.resampler.k_next == b.resampler.k_next and a.resampler.last_t == b.resampler.last_t

@@ -117,3 +117,27 @@ def test_prometheus_metrics_count_what_the_stats_count(broker, model, publisher,
     assert values["harstream_devices"] == 1 and values["harstream_connected"] == 1
     assert values["harstream_window_to_label_seconds_count"] == 5
     assert values['harstream_window_to_label_seconds_bucket{le="+Inf"}'] == 5
+
+
+def test_a_second_daemon_on_the_same_prefix_is_said_in_one_line(broker, model, caplog):
+    caplog.set_level(logging.ERROR, logger="harstream")
+    a, b = (Daemon(Settings(broker=broker.url, stats_interval=0.3).validate(), model) for _ in range(2))
+    a.start()
+    b.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (a.counts["other_daemons_seen"] and b.counts["other_daemons_seen"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert a.counts["other_daemons_seen"] == b.counts["other_daemons_seen"] == 1
+        lines = [r.getMessage() for r in caplog.records if "another harstream daemon" in r.getMessage()]
+        assert len(lines) == 2 and any(repr(b.client_id) in line for line in lines) and "own prefix" in lines[0]
+    finally:
+        a.stop()
+        b.stop()
+    alone = Daemon(Settings(broker=broker.url, stats_interval=0.3, prefix="other").validate(), model)
+    alone.start()
+    try:
+        time.sleep(1.5)  # its own stats come back to it: not another daemon
+        assert alone.counts["other_daemons_seen"] == 0
+    finally:
+        alone.stop()

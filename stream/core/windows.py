@@ -33,6 +33,7 @@ class Window:
     start: float
     end: float
     data: np.ndarray  # (window, len(CHANNELS)) preprocessed, float32 as the model takes it
+    completed: float = 0.0  # when its last sample arrived (time.perf_counter), if the caller noted it
 
 
 class Resampler:
@@ -106,6 +107,7 @@ class DeviceStream:
         self._pending = array("d")  # t and 6 raw values per sample, received but not yet processed
         self._last_t = None  # the last time received, pending or processed
         self._due_k = 0  # the grid point whose arrival completes the next window
+        self.due = False  # pending samples complete a window, and the caller deferred processing them
 
     def _reset_window(self) -> None:
         self._rows = np.zeros((0, len(preprocess.CHANNELS)), dtype=self.dtype)
@@ -122,8 +124,9 @@ class DeviceStream:
     # of 64 samples as for one, so samples that cannot complete a window wait, as 7 floats each,
     # and are processed in one block when one arrives that does (or breaks the regular flow).
     # The block goes through ``push``, so windows, counts and state are exactly push's, only later.
-    def append_one(self, t: float, row) -> list[Window]:
-        """One sample: ``t`` in seconds and 6 raw values; returns the windows it completes, like ``push``."""
+    def append_one(self, t: float, row, defer: bool = False) -> list[Window]:
+        """One sample: ``t`` in seconds and 6 raw values; returns the windows it completes, like ``push``.
+        With ``defer``, a window completed only sets ``due``: ``flush`` (or ``blocks.flush_many``) cuts it."""
         last = self._last_t
         if last is None or not 0.0 < t - last <= self.max_gap:  # first, duplicate, gap or backwards: push's rules
             return self.push([t], [row])
@@ -132,11 +135,15 @@ class DeviceStream:
         pending.extend(row)
         self._last_t = t
         if (t - self.resampler.t0) * self.resampler.rate + 1e-3 >= self._due_k:
-            return self._flush()
+            if defer:
+                self.due = True
+                return []
+            return self.flush()
         return []
 
-    def append(self, t, raw) -> list[Window]:
-        """Samples in time order, as ``push`` takes them; returns the windows they complete, like ``push``."""
+    def append(self, t, raw, defer: bool = False) -> list[Window]:
+        """Samples in time order, as ``push`` takes them; returns the windows they complete, like ``push``
+        (with ``defer``: see ``append_one``)."""
         t = np.asarray(t, dtype=np.float64).reshape(-1)
         raw = np.asarray(raw, dtype=np.float64).reshape(len(t), 6)
         if not len(t):
@@ -149,18 +156,28 @@ class DeviceStream:
         self._pending.frombytes(block.tobytes())
         self._last_t = float(t[-1])
         if (self._last_t - self.resampler.t0) * self.resampler.rate + 1e-3 >= self._due_k:
-            return self._flush()
+            if defer:
+                self.due = True
+                return []
+            return self.flush()
         return []
 
-    def _flush(self) -> list[Window]:
+    def flush(self) -> list[Window]:
         """The pending samples as one block: in time order, each within ``max_gap`` of the one before
         (``append`` sent every other case to ``push``), so there is nothing to split."""
-        waiting = np.frombuffer(self._pending, dtype=np.float64).reshape(-1, 7)
-        self._pending = array("d")
+        if not len(self._pending):
+            return []
+        waiting = self.take_pending()
         windows = self._run(waiting[:, 0], waiting[:, 1:])
         self.counts["samples"] += len(waiting)
         self._after()
         return windows
+
+    def take_pending(self) -> np.ndarray:
+        """The pending samples as rows of (t, 6 raw values), no longer pending."""
+        waiting = np.frombuffer(self._pending, dtype=np.float64).reshape(-1, 7)
+        self._pending = array("d")
+        return waiting
 
     def pending(self) -> int:
         """Samples received and not yet processed (fewer than make a window)."""
@@ -180,6 +197,7 @@ class DeviceStream:
 
     def _after(self) -> None:
         """Everything received is processed: note the last time and when the next window falls due."""
+        self.due = False
         self._last_t = self.resampler.last_t
         # The next window ends at sample number e (since the reset); it is complete once the
         # resampler emits grid point e - 1, i.e. once a sample arrives at or after that point.
@@ -214,7 +232,11 @@ class DeviceStream:
         grid, values = self.resampler.push(t, raw)
         if not len(grid):
             return []
-        rows = np.concatenate([self._rows, self.preprocessor.process(values).astype(self.dtype)])
+        return self.cut(grid, self.preprocessor.process(values))
+
+    def cut(self, grid: np.ndarray, processed: np.ndarray) -> list[Window]:
+        """Resampled, preprocessed rows (at ``grid`` times) onto the window: the windows they complete."""
+        rows = np.concatenate([self._rows, processed.astype(self.dtype)])
         times = np.concatenate([self._times, grid])
         first = self._filled - len(self._rows)  # sample number of rows[0] since the reset
         self._filled += len(grid)

@@ -6,8 +6,10 @@
 * ``publisher``: labels, status, stats and discovery out.
 
 Readings arrive on ``<prefix>/<device>/imu`` (and Sensor Logger's topic); the
-network thread parses them and cuts windows; the worker classifies every window
-that is waiting in a single batch and publishes ``<prefix>/<device>/activity``.
+network thread parses each and appends it to its device's samples.  Devices whose samples
+complete a window are processed together every few milliseconds (``core.blocks``), and their
+windows classified in one batch: on the network thread while the model is fast, else on the
+worker thread (``worker``).  Labels go to ``<prefix>/<device>/activity``;
 ``<prefix>/status`` is retained ``online``, with a last will of ``offline``;
 ``<prefix>/stats`` is published every ``stats_interval`` seconds.
 """
@@ -54,10 +56,12 @@ class Daemon:
 
         self.publisher = Publisher(self.client, settings, self.counts, labels=list(model.info.labels), version=__version__)
         self.intake = Intake(settings, self.recognizer, self.counts, on_new_device=self._on_new_device,
-                             on_evicted=self.publisher.forget)
+                             on_evicted=self.publisher.forget, on_due=lambda: self.worker.note_due())
         self._ha_status = f"{settings.ha_prefix}/status"
+        self._stats_topic = f"{settings.prefix}/stats"
+        self._other_said = -1e9
         self.worker = Worker(self.recognizer, self.counts, self._deliver, settings.max_queue,
-                             settings.max_queue_per_device, settings.max_batch, self.stopping)
+                             settings.max_queue_per_device, settings.max_batch, self.stopping, flush=self.intake.flush_due)
         self._fatal: str | None = None
         self._ever_connected = False
         self._connected_at = 0.0
@@ -117,7 +121,7 @@ class Daemon:
         self._ever_connected = True
         self._connected_at = time.monotonic()
         s = self.settings
-        topics = [(f"{s.prefix}/+/imu", s.qos)]
+        topics = [(f"{s.prefix}/+/imu", s.qos), (f"{s.prefix}/stats", 0)]  # stats: is another daemon on our prefix?
         if s.sensor_logger_topic:
             topics.append((s.sensor_logger_topic, s.qos))
         if s.ha_discovery:  # Home Assistant says "online" there when it starts: announce everything again then
@@ -165,9 +169,26 @@ class Daemon:
             if msg.payload == b"online":
                 self.announce()
             return
+        if msg.topic == self._stats_topic:
+            self._other_daemon(msg.payload)
+            return
         received = self.intake.on_message(msg.topic, msg.payload)
         if received and received[1]:
             self.worker.put(*received)
+
+    def _other_daemon(self, payload: bytes) -> None:
+        """Stats from another client id on our prefix: a second daemon labels every device too.  Said once
+        every 10 minutes, with what to change."""
+        try:
+            other = json.loads(payload).get("client_id")
+        except (ValueError, AttributeError):
+            return
+        if other and other != self.client_id and time.monotonic() - self._other_said > 600:
+            self._other_said = time.monotonic()
+            self.counts["other_daemons_seen"] += 1
+            log.error("another harstream daemon (client id %r) serves the prefix %r on this broker: every device is "
+                      "labelled twice, and each publishes %s/status. Stop one, or give each its own prefix",
+                      other, self.settings.prefix, self.settings.prefix)
 
     # -- devices ------------------------------------------------------------------------------
     def _on_new_device(self, device: str) -> None:
@@ -204,6 +225,7 @@ class Daemon:
             "inference_ms_per_window": {"p50": pct(inference, 50), "p99": pct(inference, 99)},
             "window_to_label_ms": {"p50": pct(latency, 50), "p99": pct(latency, 99)},
             "model": self.model.name,
+            "client_id": self.client_id,
             "runtime": self.model.backend,
         }
 

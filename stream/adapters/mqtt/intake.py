@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 from ...core import Recognizer, Window
+from ...core.blocks import flush_many
 from ...core.payloads import Reject, decode_json, read
 from ...core.sensorlogger import Aligner, split_message
 from ..config import Settings
@@ -49,9 +50,17 @@ class Intake:
     """Every device's state, fed one message at a time.  ``handle`` returns the device and the windows
     the message completed; ``on_new_device`` is called once for each device taken on."""
 
-    def __init__(self, settings: Settings, recognizer: Recognizer, counts: Counter, on_new_device=None, on_evicted=None):
+    #: Devices whose pending samples complete a window wait for one another this long, or until
+    #: this many are due, and are then processed together (``blocks.flush_many``).
+    FLUSH_WAIT_S = 0.003
+    FLUSH_DEVICES = 32
+
+    def __init__(self, settings: Settings, recognizer: Recognizer, counts: Counter, on_new_device=None, on_evicted=None,
+                 on_due=None):
         self.settings, self.recognizer, self.counts = settings, recognizer, counts
         self.on_new_device, self.on_evicted = on_new_device, on_evicted
+        self.on_due = on_due  # called (under the lock) when a device falls due and none was: flush_due within FLUSH_WAIT_S
+        self._due: dict[str, float] = {}  # device -> when its window completed (perf_counter), in arrival order
         self.aligners: dict[str, Aligner] = {}
         self.last_seen: dict[str, float] = {}
         self.rejects = Counter()
@@ -92,13 +101,37 @@ class Intake:
         t, raw = read(payload, units)
         with self.lock:  # parsed and checked above; from here on device state changes
             self._take_on(device)
+            stream = self.recognizer.stream(device)
             if type(t) is float:  # one sample, in Python floats
-                windows = self.recognizer.append_one(device, t, raw)
+                windows = stream.append_one(t, raw, defer=True)
                 self.counts["samples"] += 1
             else:
-                windows = self.recognizer.append(device, t, raw) if len(t) else []
+                windows = stream.append(t, raw, defer=True) if len(t) else []
                 self.counts["samples"] += len(t)
+            if stream.due and device not in self._due:
+                now = time.perf_counter()
+                if not self._due and self.on_due is not None:
+                    self.on_due()
+                self._due[device] = now
+            if self._due and (len(self._due) >= self.FLUSH_DEVICES
+                              or time.perf_counter() - next(iter(self._due.values())) >= self.FLUSH_WAIT_S):
+                windows = windows + self._flush_due()
             return device, windows
+
+    def flush_due(self) -> list[Window]:
+        """Process every due device's samples now; the windows completed (``Window.completed`` set)."""
+        with self.lock:
+            return self._flush_due()
+
+    def _flush_due(self) -> list[Window]:
+        if not self._due:
+            return []
+        due, self._due = self._due, {}
+        streams = [self.recognizer.devices[d] for d in due if d in self.recognizer.devices]
+        windows = flush_many([s for s in streams if s.due])
+        for w in windows:
+            w.completed = due[w.device]
+        return windows
 
     def _learn(self, topic: str) -> tuple[str, object]:
         """A topic's device and input units, checked once and remembered while the device is held."""
@@ -152,6 +185,7 @@ class Intake:
                 if aligner is not None:
                     self.evicted_resets.update(aligner.counts)
                 self.recognizer.forget(device)
+                self._due.pop(device, None)  # (never the case: a due device is flushed within milliseconds)
                 del self.last_seen[device]
                 self.counts["evicted"] += 1
                 if self.on_evicted is not None:

@@ -32,10 +32,13 @@ class Worker:
     """
 
     def __init__(self, recognizer: Recognizer, counts: Counter, deliver, max_queue: int, max_queue_per_device: int,
-                 max_batch: int, stop: threading.Event, gather_s: float = 0.005, inline: bool = True, inline_batch: int = 32):
+                 max_batch: int, stop: threading.Event, gather_s: float = 0.003, inline: bool = True, inline_batch: int = 32,
+                 flush=None):
         self.recognizer, self.counts, self.deliver, self.max_batch, self.stop = recognizer, counts, deliver, max_batch, stop
         self.gather_s, self.inline, self.inline_batch = gather_s, inline, inline_batch
         self._since = 0.0
+        self.flush = flush  # the intake's flush_due: windows completed but not yet cut, when the network goes quiet
+        self._due = False
         self.queue = WindowQueue(max_queue, max_queue_per_device)
         self.cond = threading.Condition()
         self.busy = False  # a batch is being classified: later windows must queue behind it, to stay in order
@@ -50,15 +53,22 @@ class Worker:
         self._recent_ms.append(per_window)
         self._fast = float(np.median(self._recent_ms)) < INLINE_BELOW_MS
 
+    def note_due(self) -> None:
+        """The intake holds due samples: cut and classify them in gather_s, unless the network thread does first."""
+        with self.cond:
+            self._due = True
+            self.cond.notify()
+
     def put(self, device: str, windows: list[Window]) -> None:
+        """Windows (of ``device``, or of several devices: each goes by its own) to be classified."""
         now = time.perf_counter()
         with self.cond:
             self.counts["windows"] += len(windows)
             if not len(self.queue):
-                self._since = now  # the oldest window waiting arrived now
+                self._since = min((w.completed or now for w in windows), default=now)  # the oldest window waiting
                 self.cond.notify()  # the worker takes them in gather_s, if nothing else does first
             for w in windows:
-                self.queue.put(device, (now, w))
+                self.queue.put(w.device, (w.completed or now, w))
             # A backlog of windows (a burst, a flood) is classified here, as one batch, rather than
             # handed over: see the class.
             if not (self.inline and self._fast and not self.busy
@@ -91,14 +101,23 @@ class Worker:
     def run_once(self) -> bool:
         """Classify and deliver one batch; False when stopping and nothing is left."""
         with self.cond:
-            while (self.busy or not len(self.queue)) and not self.stop.is_set():
+            while (self.busy or not (len(self.queue) or self._due)) and not self.stop.is_set():
                 self.cond.wait(0.5)
-            if not len(self.queue) and self.stop.is_set():
+            if not len(self.queue) and not self._due and self.stop.is_set():
                 return False
         # Let the windows of the next few milliseconds join this batch: one wake-up per window
         # would hand the interpreter lock back and forth (see the class).
         if self.gather_s and len(self.queue) < self.max_batch and not self.stop.is_set():
             time.sleep(self.gather_s)
+        if self._due and self.flush is not None:
+            self._due = False
+            windows = self.flush()
+            if windows:
+                now = time.perf_counter()
+                with self.cond:
+                    self.counts["windows"] += len(windows)
+                    for w in windows:
+                        self.queue.put(w.device, (w.completed or now, w))
         with self.cond:
             if self.busy:  # the network thread classifies a batch of its own: wait for it, for the order
                 return True
