@@ -118,10 +118,13 @@ class Intake:
                 windows = windows + self._flush_due()
             return device, windows
 
-    def flush_due(self) -> list[Window]:
-        """Process every due device's samples now; the windows completed (``Window.completed`` set)."""
+    def flush_due(self, enqueue) -> None:
+        """Process every due device's samples now and hand the windows to ``enqueue`` before letting go of
+        the lock: a device's next windows, cut by the network thread, cannot overtake them."""
         with self.lock:
-            return self._flush_due()
+            windows = self._flush_due()
+            if windows:
+                enqueue(windows)
 
     def _flush_due(self) -> list[Window]:
         if not self._due:

@@ -37,7 +37,7 @@ class Worker:
         self.recognizer, self.counts, self.deliver, self.max_batch, self.stop = recognizer, counts, deliver, max_batch, stop
         self.gather_s, self.inline, self.inline_batch = gather_s, inline, inline_batch
         self._since = 0.0
-        self.flush = flush  # the intake's flush_due: windows completed but not yet cut, when the network goes quiet
+        self.flush = flush  # the intake's flush_due(enqueue): windows completed but not yet cut, when the network goes quiet
         self._due = False
         self.queue = WindowQueue(max_queue, max_queue_per_device)
         self.cond = threading.Condition()
@@ -85,6 +85,13 @@ class Worker:
                 if len(self.queue):
                     self.cond.notify()
 
+    def _enqueue(self, windows: list[Window]) -> None:
+        now = time.perf_counter()
+        with self.cond:
+            self.counts["windows"] += len(windows)
+            for w in windows:
+                self.queue.put(w.device, (w.completed or now, w))
+
     def wake(self) -> None:
         with self.cond:
             self.cond.notify_all()
@@ -111,13 +118,7 @@ class Worker:
             time.sleep(self.gather_s)
         if self._due and self.flush is not None:
             self._due = False
-            windows = self.flush()
-            if windows:
-                now = time.perf_counter()
-                with self.cond:
-                    self.counts["windows"] += len(windows)
-                    for w in windows:
-                        self.queue.put(w.device, (w.completed or now, w))
+            self.flush(self._enqueue)
         with self.cond:
             if self.busy:  # the network thread classifies a batch of its own: wait for it, for the order
                 return True
