@@ -50,20 +50,26 @@ print("PI-OK", len(labels), model.backend, numpy.__version__)
 """
 
 
+def fresh_venv(env_dir, requirement: str):
+    """A new virtual environment with ``requirement`` installed from the package registry (skips the
+    test when the registry cannot be reached); its python, and an environment free of ours."""
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
+                         capture_output=True, text=True, timeout=900)
+    if pip.returncode and ("Could not find a version" in pip.stderr or "NewConnectionError" in pip.stderr):
+        pytest.skip(f"the package registry is unreachable: {pip.stderr.strip().splitlines()[-1]}")
+    assert pip.returncode == 0, pip.stderr
+    return python, {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
 @pytest.mark.slow
 def test_runtime_only_environment_with_tflite_runtime(tmp_path):
     from harstream.cli import default_model
 
     default_name = default_model().stem  # what a Pi runs without --model
     env_dir = tmp_path / "pi"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{ROOT}[tflite]"],
-                         capture_output=True, text=True, timeout=600)
-    if pip.returncode and ("Could not find a version" in pip.stderr or "NewConnectionError" in pip.stderr):
-        pytest.skip(f"the package registry is unreachable: {pip.stderr.strip().splitlines()[-1]}")
-    assert pip.returncode == 0, pip.stderr
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    python, env = fresh_venv(env_dir, f"{ROOT}[tflite]")
     run = subprocess.run([python, "-c", SCRIPT, default_name], capture_output=True, text=True, timeout=300,
                          cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -94,14 +100,8 @@ def test_a_built_wheel_installed_elsewhere_runs_demo_and_serve_with_no_flags(tmp
     assert build.returncode == 0, build.stderr
     [wheel] = wheel_dir.glob("harstream-*.whl")
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python, harstream = env_dir / "bin" / "python", env_dir / "bin" / "harstream"
-    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[litert]"],
-                         capture_output=True, text=True, timeout=900)
-    if pip.returncode and ("Could not find a version" in pip.stderr or "NewConnectionError" in pip.stderr):
-        pytest.skip(f"the package registry is unreachable: {pip.stderr.strip().splitlines()[-1]}")
-    assert pip.returncode == 0, pip.stderr
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    python, env = fresh_venv(env_dir, f"{wheel}[litert]")
+    harstream = env_dir / "bin" / "harstream"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     no_tf = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow') is None)"],

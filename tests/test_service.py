@@ -141,3 +141,24 @@ def test_a_second_daemon_on_the_same_prefix_is_said_in_one_line(broker, model, c
         assert alone.counts["other_daemons_seen"] == 0
     finally:
         alone.stop()
+
+
+def test_garbage_on_the_stats_and_home_assistant_topics_disturbs_nothing(broker, model, publisher, recording):
+    from harstream.adapters.replay import replay
+    from harstream.core.recording import Recording
+
+    daemon = Daemon(Settings(broker=broker.url, stats_interval=3600, ha_discovery=True).validate(), model)
+    daemon.start()
+    try:
+        for topic in ("har/stats", "homeassistant/status"):
+            for payload in (b"", b"\xff\xfe", b"[1, 2]", b'{"client_id": 7}', b"null", b"x" * 100_000, b"online\x00"):
+                publisher.publish(topic, payload, qos=1)
+        rec = Recording(recording.t[:400], recording.raw[:400], recording.labels[:400], "part")
+        replay(publisher, [rec], "kitchen", "batch", speed=0)
+        deadline = time.monotonic() + 10
+        while daemon.counts["labels"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert daemon.counts["labels"] == 5 and daemon.connected.is_set()
+        assert daemon.counts["other_daemons_seen"] == 0 and not daemon.intake.rejects
+    finally:
+        daemon.stop()

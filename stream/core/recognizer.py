@@ -84,13 +84,6 @@ class Recognizer:
         """Process the device's samples now; the windows they complete."""
         return self.stream(device).push(t, raw)
 
-    def append(self, device: str, t, raw) -> list[Window]:
-        """The same windows as ``push``; samples that complete none wait to be processed in a block."""
-        return self.stream(device).append(t, raw)
-
-    def append_one(self, device: str, t: float, row) -> list[Window]:
-        """``append`` for one sample: ``t`` and its 6 raw values as Python floats."""
-        return self.stream(device).append_one(t, row)
 
     def forget(self, device: str) -> None:
         self.devices.pop(device, None)

@@ -183,7 +183,7 @@ class Daemon:
             other = json.loads(payload).get("client_id")
         except (ValueError, AttributeError):
             return
-        if other and other != self.client_id and time.monotonic() - self._other_said > 600:
+        if isinstance(other, str) and other and other != self.client_id and time.monotonic() - self._other_said > 600:
             self._other_said = time.monotonic()
             self.counts["other_daemons_seen"] += 1
             log.error("another harstream daemon (client id %r) serves the prefix %r on this broker: every device is "

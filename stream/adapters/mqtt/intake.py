@@ -101,22 +101,30 @@ class Intake:
         t, raw = read(payload, units)
         with self.lock:  # parsed and checked above; from here on device state changes
             self._take_on(device)
+            return device, self._feed(device, t, raw)
+
+    def _feed(self, device: str, t, raw) -> list[Window]:
+        """Samples (one as Python floats, or arrays) onto the device's stream, under the lock; the windows
+        completed now: its own when it breaks the regular flow, every due device's when their wait is over."""
+        if type(t) is float:  # one sample, in Python floats
             stream = self.recognizer.stream(device)
-            if type(t) is float:  # one sample, in Python floats
-                windows = stream.append_one(t, raw, defer=True)
-                self.counts["samples"] += 1
-            else:
-                windows = stream.append(t, raw, defer=True) if len(t) else []
-                self.counts["samples"] += len(t)
-            if stream.due and device not in self._due:
-                now = time.perf_counter()
-                if not self._due and self.on_due is not None:
-                    self.on_due()
-                self._due[device] = now
-            if self._due and (len(self._due) >= self.FLUSH_DEVICES
-                              or time.perf_counter() - next(iter(self._due.values())) >= self.FLUSH_WAIT_S):
-                windows = windows + self._flush_due()
-            return device, windows
+            windows = stream.append_one(t, raw, defer=True)
+            self.counts["samples"] += 1
+        elif len(t):
+            stream = self.recognizer.stream(device)
+            windows = stream.append(t, raw, defer=True)
+            self.counts["samples"] += len(t)
+        else:  # an empty batch, or Sensor Logger readings still waiting for the other sensor
+            return []
+        if stream.due and device not in self._due:
+            now = time.perf_counter()
+            if not self._due and self.on_due is not None:
+                self.on_due()
+            self._due[device] = now
+        if self._due and (len(self._due) >= self.FLUSH_DEVICES
+                          or time.perf_counter() - next(iter(self._due.values())) >= self.FLUSH_WAIT_S):
+            windows = windows + self._flush_due()
+        return windows
 
     def flush_due(self, enqueue) -> None:
         """Process every due device's samples now and hand the windows to ``enqueue`` before letting go of
@@ -170,11 +178,7 @@ class Intake:
                 aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
             t, raw = aligner.push(items)  # checks the readings before it buffers them
             self._take_on(device)
-            if not len(t):
-                return device, []
-            windows = self.recognizer.append(device, t, raw)
-            self.counts["samples"] += len(t)
-            return device, windows
+            return device, self._feed(device, t, raw)
 
     def evict_idle(self) -> None:
         """Free the state of devices silent for ``idle_timeout``; their reset counts stay in the stats."""
