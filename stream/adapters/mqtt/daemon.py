@@ -15,6 +15,7 @@ worker thread (``worker``).  Labels go to ``<prefix>/<device>/activity``;
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -349,6 +350,10 @@ def serve(settings: Settings, model) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     daemon.start()
+    # Everything loaded so far (numpy, the interpreter, paho, the model) lives as long as the process:
+    # out of the collector's sight, a full collection takes milliseconds rather than tens of them.
+    gc.collect()
+    gc.freeze()
     log.info("model %s (%s, %s); publishing to %s/<device>/activity", model.name, model.path, model.backend, settings.prefix)
     try:
         daemon.wait()
