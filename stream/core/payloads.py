@@ -24,6 +24,7 @@ import json
 import math
 from dataclasses import dataclass
 from itertools import chain
+from operator import sub
 
 import numpy as np
 
@@ -240,6 +241,30 @@ def _one_sample(obj, units: Units) -> tuple[float, tuple] | None:
     return t, row
 
 
+def _plain_columns(obj, units: Units) -> tuple[list, tuple[list, list]] | None:
+    """A column batch in g and rad/s of plain numbers, in time order, every value plausible: its lists
+    as JSON gave them, for the device's buffer of floats (no numpy at all); else None."""
+    if units.acc != "g" or units.gyro != "rad/s" or type(obj) is not dict or len(obj) != 3:
+        return None
+    t, acc, gyro = obj.get("t"), obj.get("acc"), obj.get("gyro")
+    if type(t) is not list or type(acc) is not list or type(gyro) is not list or not 1 < len(t) == len(acc) == len(gyro) <= MAX_SAMPLES:
+        return None
+    if not _NUMBER_SET.issuperset(map(type, t)) or {*map(type, acc), *map(type, gyro)} != _LIST or {*map(len, acc), *map(len, gyro)} != _THREE:
+        return None
+    a, g = list(chain.from_iterable(acc)), list(chain.from_iterable(gyro))
+    if not (_NUMBER_SET.issuperset(map(type, a)) and _NUMBER_SET.issuperset(map(type, g))):
+        return None
+    try:
+        if max(map(abs, t)) > MAX_ABS_TIME or max(map(abs, a)) > MAX_ABS_ACC_G or max(map(abs, g)) > MAX_ABS_GYRO:
+            return None  # (inf too; NaN never comes out of decode_json)
+        dt = list(map(sub, t[1:], t[:-1]))
+    except OverflowError:  # an integer beyond any float
+        return None
+    if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
+        return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
+    return t, (acc, gyro)
+
+
 def _clean_columns(obj, units: Units) -> tuple[np.ndarray, np.ndarray] | None:
     """A plain column batch, in time order, every value plausible, as (t, raw); else None."""
     if type(obj) is not dict or len(obj) != 3:
@@ -271,13 +296,16 @@ def _clean_columns(obj, units: Units) -> tuple[np.ndarray, np.ndarray] | None:
 
 def read(payload: bytes, units: Units = Units()):
     """:func:`parse` for the daemon, with the commonest messages spared numpy's per-call cost:
-    one plain sample comes back as ``(t, row)`` in Python floats, anything else as ``parse``
-    gives it: ``(t (n,), raw (n, 6))`` arrays.  The values, the checks and the rejects are
+    one plain sample comes back as ``(t, row)`` in Python floats; a plain column batch in g and
+    rad/s as ``(t, (acc, gyro))``, the lists as sent; anything else as ``parse`` gives it:
+    ``(t (n,), raw (n, 6))`` arrays.  The values, the checks and the rejects are
     ``parse``'s: a message the quick paths do not take, or doubt, goes through ``parse``.
 
     >>> read(b'{"t": 10.0, "acc": [0, 0, 9.80665], "gyro": [0, 0, 0]}', Units("m/s2"))
     (10.0, (0.0, 0.0, 1.0, 0.0, 0.0, 0.0))
-    >>> t, raw = read(b'{"t": [1.0, 1.02], "acc": [[0, 0, 1], [0, 0, 1]], "gyro": [[0, 0, 0], [0, 0, 0]]}')
+    >>> read(b'{"t": [1.0, 1.02], "acc": [[0, 0, 1], [0, 0, 1]], "gyro": [[0, 0, 0], [0, 0, 0]]}')
+    ([1.0, 1.02], ([[0, 0, 1], [0, 0, 1]], [[0, 0, 0], [0, 0, 0]]))
+    >>> t, raw = read(b'{"t": [1.0, 1.02], "acc": [[0, 0, 9.8], [0, 0, 9.8]], "gyro": [[0, 0, 0], [0, 0, 0]]}', Units("m/s2"))
     >>> t.tolist(), raw.shape
     ([1.0, 1.02], (2, 6))
     """
@@ -285,7 +313,7 @@ def read(payload: bytes, units: Units = Units()):
     if head != b"{" or b"true" in payload or b"false" in payload:
         return parse(payload, units)
     obj = decode_json(payload)
-    quick = _one_sample(obj, units) or _clean_columns(obj, units)
+    quick = _one_sample(obj, units) or _plain_columns(obj, units) or _clean_columns(obj, units)
     return quick if quick is not None else _parse_decoded(obj, payload, units)
 
 

@@ -110,6 +110,10 @@ class Intake:
             stream = self.recognizer.stream(device)
             windows = stream.append_one(t, raw, defer=True)
             self.counts["samples"] += 1
+        elif type(t) is list:  # a column batch, as JSON gave it
+            stream = self.recognizer.stream(device)
+            windows = stream.append_columns(t, *raw, defer=True)
+            self.counts["samples"] += len(t)
         elif len(t):
             stream = self.recognizer.stream(device)
             windows = stream.append(t, raw, defer=True)
