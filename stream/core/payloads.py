@@ -241,15 +241,10 @@ def _one_sample(obj, units: Units) -> tuple[float, tuple] | None:
     return t, row
 
 
-def _plain_columns(obj, units: Units) -> tuple[list, tuple[list, list]] | None:
+def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[list, tuple[list, list]] | None:
     """A column batch in g and rad/s of plain numbers, in time order, every value plausible: its lists
     as JSON gave them, for the device's buffer of floats (no numpy at all); else None."""
-    if units.acc != "g" or units.gyro != "rad/s" or type(obj) is not dict or len(obj) != 3:
-        return None
-    t, acc, gyro = obj.get("t"), obj.get("acc"), obj.get("gyro")
-    if type(t) is not list or type(acc) is not list or type(gyro) is not list or not 1 < len(t) == len(acc) == len(gyro) <= MAX_SAMPLES:
-        return None
-    if not _NUMBER_SET.issuperset(map(type, t)) or {*map(type, acc), *map(type, gyro)} != _LIST or {*map(len, acc), *map(len, gyro)} != _THREE:
+    if units.acc != "g" or units.gyro != "rad/s" or not _NUMBER_SET.issuperset(map(type, t)):
         return None
     a, g = list(chain.from_iterable(acc)), list(chain.from_iterable(gyro))
     if not (_NUMBER_SET.issuperset(map(type, a)) and _NUMBER_SET.issuperset(map(type, g))):
@@ -265,17 +260,27 @@ def _plain_columns(obj, units: Units) -> tuple[list, tuple[list, list]] | None:
     return t, (acc, gyro)
 
 
-def _clean_columns(obj, units: Units) -> tuple[np.ndarray, np.ndarray] | None:
-    """A plain column batch, in time order, every value plausible, as (t, raw); else None."""
+def _column_lists(obj) -> tuple[list, list, list] | None:
+    """A column batch's ``t``, ``acc``, ``gyro`` if it is one: nothing else in it, lists of equal length
+    (2 to MAX_SAMPLES), rows of three as lists (a string of three characters would pass for one).
+    Anything else: None, and parse says what is wrong."""
     if type(obj) is not dict or len(obj) != 3:
         return None
     t, acc, gyro = obj.get("t"), obj.get("acc"), obj.get("gyro")
     if type(t) is not list or type(acc) is not list or type(gyro) is not list or not 1 < len(t) == len(acc) == len(gyro) <= MAX_SAMPLES:
         return None
-    n = len(t)
-    try:  # rows of three, as lists (a string of three characters would pass for one): parse says what is wrong
+    try:
         if {*map(type, acc), *map(type, gyro)} != _LIST or {*map(len, acc), *map(len, gyro)} != _THREE:
             return None
+    except TypeError:
+        return None
+    return t, acc, gyro
+
+
+def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[np.ndarray, np.ndarray] | None:
+    """A plain column batch, in time order, every value plausible, as (t, raw); else None."""
+    n = len(t)
+    try:
         # One conversion of all 7n values, as numpy's would convert each (float(v))
         flat = np.fromiter(chain(t, chain.from_iterable(acc), chain.from_iterable(gyro)), np.float64, 7 * n)
     except (TypeError, ValueError, OverflowError):
@@ -313,7 +318,11 @@ def read(payload: bytes, units: Units = Units()):
     if head != b"{" or b"true" in payload or b"false" in payload:
         return parse(payload, units)
     obj = decode_json(payload)
-    quick = _one_sample(obj, units) or _plain_columns(obj, units) or _clean_columns(obj, units)
+    quick = _one_sample(obj, units)
+    if quick is None:
+        columns = _column_lists(obj)
+        if columns is not None:
+            quick = _plain_columns(*columns, units) or _clean_columns(*columns, units)
     return quick if quick is not None else _parse_decoded(obj, payload, units)
 
 

@@ -123,8 +123,9 @@ class DeviceStream:
 
     # The daemon's hot path.  Resampling, filtering and cutting cost about as much for a block
     # of 64 samples as for one, so samples that cannot complete a window wait, as 7 floats each,
-    # and are processed in one block when one arrives that does (or breaks the regular flow).
-    # The block goes through ``push``, so windows, counts and state are exactly push's, only later.
+    # and are processed in one block when one arrives that does; one that breaks the regular flow goes
+    # through ``push`` at once.  The block takes push's path without the splitting it needs none of,
+    # so windows, counts and state are push's, only later.
     def append_one(self, t: float, row, defer: bool = False) -> list[Window]:
         """One sample: ``t`` in seconds and 6 raw values; returns the windows it completes, like ``push``.
         With ``defer``, a window completed only sets ``due``: ``flush`` (or ``blocks.flush_many``) cuts it."""
@@ -134,13 +135,7 @@ class DeviceStream:
         pending = self._pending
         pending.append(t)
         pending.extend(row)
-        self._last_t = t
-        if (t - self.resampler.t0) * self.resampler.rate + 1e-3 >= self._due_k:
-            if defer:
-                self.due = True
-                return []
-            return self.flush()
-        return []
+        return self._arrived(t, defer)
 
     def append(self, t, raw, defer: bool = False) -> list[Window]:
         """Samples in time order, as ``push`` takes them; returns the windows they complete, like ``push``
@@ -155,13 +150,7 @@ class DeviceStream:
         block = np.empty((len(t), 7))
         block[:, 0], block[:, 1:] = t, raw
         self._pending.frombytes(block.tobytes())
-        self._last_t = float(t[-1])
-        if (self._last_t - self.resampler.t0) * self.resampler.rate + 1e-3 >= self._due_k:
-            if defer:
-                self.due = True
-                return []
-            return self.flush()
-        return []
+        return self._arrived(float(t[-1]), defer)
 
     def append_columns(self, t: list, acc: list, gyro: list, defer: bool = False) -> list[Window]:
         """Samples as JSON gave them, in time order: ``t`` (n numbers), ``acc`` and ``gyro`` (n rows of 3);
@@ -175,13 +164,18 @@ class DeviceStream:
             pending.append(ti)
             pending.extend(a)
             pending.extend(g)
-        self._last_t = last = float(t[-1])
-        if (last - self.resampler.t0) * self.resampler.rate + 1e-3 >= self._due_k:
-            if defer:
-                self.due = True
-                return []
-            return self.flush()
-        return []
+        return self._arrived(float(t[-1]), defer)
+
+    def _arrived(self, last: float, defer: bool) -> list[Window]:
+        """Samples up to time ``last`` are pending: cut the window they complete, if they complete one
+        (or, with ``defer``, only say so in ``due``)."""
+        self._last_t = last
+        if (last - self.resampler.t0) * self.resampler.rate + 1e-3 < self._due_k:
+            return []
+        if defer:
+            self.due = True
+            return []
+        return self.flush()
 
     def flush(self) -> list[Window]:
         """The pending samples as one block: in time order, each within ``max_gap`` of the one before

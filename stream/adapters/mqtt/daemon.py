@@ -88,7 +88,7 @@ class Daemon:
         """One message through the intake; the windows it completes go to the worker.  Raises Reject."""
         device, windows = self.intake.handle(topic, payload)
         if windows:
-            self.worker.put(device, windows)
+            self.worker.put(windows)
 
     def evict_idle(self) -> None:
         self.intake.evict_idle()
@@ -175,7 +175,7 @@ class Daemon:
             return
         received = self.intake.on_message(msg.topic, msg.payload)
         if received and received[1]:
-            self.worker.put(*received)
+            self.worker.put(received[1])
 
     def _other_daemon(self, payload: bytes) -> None:
         """Stats from another client id on our prefix: a second daemon labels every device too.  Said once

@@ -59,16 +59,14 @@ class Worker:
             self._due = True
             self.cond.notify()
 
-    def put(self, device: str, windows: list[Window]) -> None:
-        """Windows (of ``device``, or of several devices: each goes by its own) to be classified."""
+    def put(self, windows: list[Window]) -> None:
+        """Windows, of one device or several, to be classified."""
         now = time.perf_counter()
         with self.cond:
-            self.counts["windows"] += len(windows)
             if not len(self.queue):
                 self._since = min((w.completed or now for w in windows), default=now)  # the oldest window waiting
                 self.cond.notify()  # the worker takes them in gather_s, if nothing else does first
-            for w in windows:
-                self.queue.put(w.device, (w.completed or now, w))
+            self._queue(windows, now)
             # A backlog of windows (a burst, a flood) is classified here, as one batch, rather than
             # handed over: see the class.
             if not (self.inline and self._fast and not self.busy
@@ -86,11 +84,14 @@ class Worker:
                     self.cond.notify()
 
     def _enqueue(self, windows: list[Window]) -> None:
-        now = time.perf_counter()
         with self.cond:
-            self.counts["windows"] += len(windows)
-            for w in windows:
-                self.queue.put(w.device, (w.completed or now, w))
+            self._queue(windows, time.perf_counter())
+
+    def _queue(self, windows: list[Window], now: float) -> None:
+        """Into the queue, each under its device, stamped with when it was completed (under ``cond``)."""
+        self.counts["windows"] += len(windows)
+        for w in windows:
+            self.queue.put(w.device, (w.completed or now, w))
 
     def wake(self) -> None:
         with self.cond:
