@@ -128,13 +128,42 @@ def cmd_serve(args) -> int:
 
     settings = _settings(args, _MQTT_FLAGS + ["persistent", "model", "smoothing", "acc_units", "gyro_units", "frame", "placement",
                                              "sensor_logger_topic", "stats_interval", "ha_discovery", "ha_prefix", "ha_expire_after",
-                                             "connect_timeout", "metrics_port", "log_level", "max_payload", "idle_timeout"])
+                                             "connect_timeout", "metrics_port", "log_level", "max_payload", "idle_timeout",
+                                             "amqp", "partitions"])
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     model = load_model(settings.model)
+    kind = _replica() if settings.amqp else None
     try:
-        return serve(settings, model)
+        return serve(settings, model, kind) if kind else serve(settings, model)
     except FatalError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _replica():
+    try:
+        from .adapters.amqp import Replica
+    except ImportError as exc:
+        raise UsageError(f"--amqp needs pika: pip install 'harstream[rabbitmq]' ({exc})") from None
+    return Replica
+
+
+def cmd_rabbitmq_setup(args) -> int:
+    settings = _settings(args, _MQTT_FLAGS + ["amqp", "partitions", "sensor_logger_topic"])
+    if not settings.amqp:
+        raise UsageError("rabbitmq-setup: give the broker with --amqp amqp://HOST (or amqp in the settings file)")
+    _replica()
+    from .adapters.amqp import Topology, TopologyError, declare
+    from .adapters.amqp.link import parameters
+
+    topology = Topology(settings.prefix, settings.partitions)
+    try:
+        done = declare(parameters(settings, "harstream-setup"), topology, topology.bindings(settings.sensor_logger_topic))
+    except TopologyError as exc:
+        raise UsageError(str(exc)) from None
+    except Exception as exc:  # pika's connection errors
+        raise UsageError(f"RabbitMQ {settings.amqp}: {exc!r}") from None
+    print("\n".join(f"declared {line}" for line in done))
+    return 0
 
 
 def cmd_replay(args) -> int:
@@ -261,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--insecure", action="store_true", default=None, help="do not check the broker's host name")
         p.add_argument("--keepalive", type=int, help=f"seconds {default('keepalive')}")
 
+    def amqp_flags(p):
+        p.add_argument("--amqp", help="replicas behind RabbitMQ: readings from its partition queues at amqp://HOST[:PORT][/VHOST] "
+                                      "(needs the rabbitmq extra; --broker then defaults to MQTT on the same host)")
+        p.add_argument("--partitions", type=int, help=f"partition queues, the same on every replica {default('partitions')}")
+
     p = sub.add_parser("serve", allow_abbrev=False, help="the daemon: readings in over MQTT, activity labels out")
     mqtt_flags(p)
     p.add_argument("--model", help="default: models/DEFAULT")
@@ -284,7 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seconds without a label before Home Assistant shows a device unavailable; 0: never {default('ha_expire_after')}")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (needs the metrics extra; default off)")
     p.add_argument("--log-level", help=f"debug, info, warning or error {default('log_level')}")
+    amqp_flags(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("rabbitmq-setup", allow_abbrev=False,
+                       help="declare the replicas' exchanges and partition queues on RabbitMQ (serve --amqp does it too)")
+    mqtt_flags(p)
+    p.add_argument("--sensor-logger-topic", help=default("sensor_logger_topic"))
+    amqp_flags(p)
+    p.set_defaults(func=cmd_rabbitmq_setup)
 
     p = sub.add_parser("replay", allow_abbrev=False, help="publish recordings as a device would")
     p.add_argument("recording", nargs="*", help="CSV recordings or HAPT acc_expEE_userUU.txt files")

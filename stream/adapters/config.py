@@ -77,6 +77,11 @@ class Settings:
     connect_timeout: float = 300.0  # at start, keep trying an unreachable broker this long (0: fail at once)
     metrics_port: int = 0  # Prometheus metrics on http://0.0.0.0:PORT/metrics (0: off; needs the metrics extra)
     log_level: str = "INFO"
+    # Replicas behind RabbitMQ (adapters.amqp): readings from its partition queues, not MQTT subscriptions.
+    amqp: str | None = None  # amqp://HOST[:PORT][/VHOST]: on; the broker setting then defaults to MQTT on the same host
+    partitions: int = 12  # partition queues; the same on every replica (12 spreads evenly over 2, 3, 4 or 6)
+    amqp_prefetch: int = 256  # readings in flight per partition
+    amqp_heartbeat: int = 5  # seconds; a replica hung for twice this long loses its partitions to the others
     devices: dict = field(default_factory=dict)  # device id -> {acc_units, gyro_units, frame}
 
     # -- derived ------------------------------------------------------------------------------
@@ -141,6 +146,16 @@ class Settings:
             raise ConfigError("smoothing, max_queue, max_queue_per_device, max_batch, max_pending_labels and max_devices must be at least 1")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"log_level {self.log_level!r}: use debug, info, warning, error or critical")
+        if self.amqp is not None:
+            if not 1 <= self.partitions <= 100:
+                raise ConfigError(f"partitions {self.partitions}: 1 to 100")
+            if self.amqp_prefetch < 1 or self.amqp_heartbeat < 0:
+                raise ConfigError("amqp_prefetch must be at least 1, amqp_heartbeat at least 0")
+            url = urlparse(self.amqp)
+            if url.scheme not in ("amqp", "amqps") or not url.hostname:
+                raise ConfigError(f"amqp {self.amqp!r}: use amqp://HOST[:PORT][/VHOST] or amqps://")
+            if url.password:
+                raise ConfigError("put the password in HARSTREAM_PASSWORD or password_file, not in the amqp URL")
         if self.max_payload < 64:
             raise ConfigError("max_payload must be at least 64 bytes")
         for name in ("ca", "cert", "key"):
@@ -172,7 +187,7 @@ _FIELDS = {f.name: f for f in fields(Settings)}
 
 def _coerce(name: str, value, source: str):
     kind = type(getattr(Settings(), name))
-    if name in ("username", "password_file", "ca", "cert", "key", "model", "client_id"):
+    if name in ("username", "password_file", "ca", "cert", "key", "model", "client_id", "amqp"):
         kind = str
     try:
         if kind is bool and isinstance(value, str):
@@ -213,4 +228,8 @@ def load(path: str | Path | None = None, env=os.environ, flags: dict | None = No
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    if values.get("amqp") and "broker" not in values:  # the MQTT plugin of the same RabbitMQ: status, discovery
+        url = urlparse(values["amqp"])
+        if url.hostname:
+            values["broker"] = f"{'mqtts' if url.scheme == 'amqps' else 'mqtt'}://{url.hostname}:{8883 if url.scheme == 'amqps' else 1883}"
     return Settings(**values).validate()

@@ -198,6 +198,10 @@ class DeviceStream:
         """Samples received and not yet processed (fewer than make a window)."""
         return len(self._pending) // 7
 
+    def in_progress(self) -> int:
+        """Samples held for the next window: what is lost if this stream stops here."""
+        return len(self._rows) + self.pending()
+
     def push(self, t, raw) -> list[Window]:
         """Process samples now (after any pending ones); returns the windows completed."""
         t = np.asarray(t, dtype=np.float64).reshape(-1)

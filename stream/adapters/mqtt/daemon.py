@@ -44,6 +44,9 @@ log = logging.getLogger("harstream")
 
 
 class Daemon:
+    #: Replicas that share the work (adapters.amqp) name their group in their stats; None: one process.
+    group: str | None = None
+
     def __init__(self, settings: Settings, model):
         self.settings, self.model = settings, model
         self.counts = Counter()  # messages, samples, windows, labels, dropped_labels, evicted, disconnects, ...
@@ -122,17 +125,23 @@ class Daemon:
         self._ever_connected = True
         self._connected_at = time.monotonic()
         s = self.settings
-        topics = [(f"{s.prefix}/+/imu", s.qos), (f"{s.prefix}/stats", 0)]  # stats: is another daemon on our prefix?
-        if s.sensor_logger_topic:
-            topics.append((s.sensor_logger_topic, s.qos))
-        if s.ha_discovery:  # Home Assistant says "online" there when it starts: announce everything again then
-            topics.append((self._ha_status, 1))
+        topics = self._topics()
         client.subscribe(topics)
         self._online = self.publisher.status("online")
         if s.ha_discovery:
             self.announce()
         self.connected.set()
         log.info("connected to %s; listening on %s", s.broker, ", ".join(t for t, _ in topics))
+
+    def _topics(self) -> list[tuple[str, int]]:
+        """What to subscribe to: readings, and the daemon's own business."""
+        s = self.settings
+        topics = [(f"{s.prefix}/+/imu", s.qos), (f"{s.prefix}/stats", 0)]  # stats: is another daemon on our prefix?
+        if s.sensor_logger_topic:
+            topics.append((s.sensor_logger_topic, s.qos))
+        if s.ha_discovery:  # Home Assistant says "online" there when it starts: announce everything again then
+            topics.append((self._ha_status, 1))
+        return topics
 
     def _on_disconnect(self, client, userdata, flags, reason, properties=None):
         self.connected.clear()
@@ -181,8 +190,11 @@ class Daemon:
         """Stats from another client id on our prefix: a second daemon labels every device too.  Said once
         every 10 minutes, with what to change."""
         try:
-            other = json.loads(payload).get("client_id")
+            said = json.loads(payload)
+            other = said.get("client_id")
         except (ValueError, AttributeError):
+            return
+        if self.group is not None and said.get("group") == self.group:  # a fellow replica (adapters.amqp)
             return
         if isinstance(other, str) and other and other != self.client_id and time.monotonic() - self._other_said > 600:
             self._other_said = time.monotonic()
@@ -227,6 +239,7 @@ class Daemon:
             "window_to_label_ms": {"p50": pct(latency, 50), "p99": pct(latency, 99)},
             "model": self.model.name,
             "client_id": self.client_id,
+            "pid": os.getpid(),
             "runtime": self.model.backend,
         }
 
@@ -331,10 +344,11 @@ def resident_mb() -> float | None:
         return None
 
 
-def serve(settings: Settings, model) -> int:
+def serve(settings: Settings, model, kind=Daemon) -> int:
+    """Run a daemon (``kind``: this one, or adapters.amqp's Replica) until SIGINT or SIGTERM."""
     import signal
 
-    daemon = Daemon(settings, model)
+    daemon = kind(settings, model)
     if settings.metrics_port:
         from . import metrics
 

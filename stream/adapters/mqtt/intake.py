@@ -189,20 +189,43 @@ class Intake:
         cutoff = time.monotonic() - self.settings.idle_timeout
         with self.lock:
             for device in [d for d, seen in self.last_seen.items() if seen < cutoff]:
-                stream = self.recognizer.devices.get(device)
-                if stream is not None:
-                    self.evicted_resets.update({k: v for k, v in stream.counts.items() if k != "samples"})
-                aligner = self.aligners.pop(device, None)
-                if aligner is not None:
-                    self.evicted_resets.update(aligner.counts)
-                self.recognizer.forget(device)
-                self._due.pop(device, None)  # (never the case: a due device is flushed within milliseconds)
-                del self.last_seen[device]
+                self._forget(device)
                 self.counts["evicted"] += 1
                 if self.on_evicted is not None:
                     self.on_evicted(device)
-            if len(self._topics) > len(self.last_seen):
-                self._topics = {topic: known for topic, known in self._topics.items() if known[0] in self.last_seen}
+            self._forget_topics()
+
+    def hand_over(self, devices, enqueue) -> int:
+        """Devices now served elsewhere (adapters.amqp): the windows they completed go to ``enqueue``, the
+        rest of their state is freed.  Returns the samples dropped: those of windows in progress."""
+        dropped = 0
+        with self.lock:
+            windows = self._flush_due()
+            if windows:
+                enqueue(windows)
+            for device in devices:
+                if device in self.last_seen:
+                    stream = self.recognizer.devices.get(device)
+                    dropped += stream.in_progress() if stream is not None else 0
+                    self._forget(device)
+            self._forget_topics()
+        return dropped
+
+    def _forget(self, device: str) -> None:
+        """Free a device's state (under the lock); its reset counts stay in the stats."""
+        stream = self.recognizer.devices.get(device)
+        if stream is not None:
+            self.evicted_resets.update({k: v for k, v in stream.counts.items() if k != "samples"})
+        aligner = self.aligners.pop(device, None)
+        if aligner is not None:
+            self.evicted_resets.update(aligner.counts)
+        self.recognizer.forget(device)
+        self._due.pop(device, None)
+        del self.last_seen[device]
+
+    def _forget_topics(self) -> None:
+        if len(self._topics) > len(self.last_seen):
+            self._topics = {topic: known for topic, known in self._topics.items() if known[0] in self.last_seen}
 
     def resets(self) -> Counter:
         """Resets by reason (gap, backwards, duplicate, ...) over every device, evicted ones included."""

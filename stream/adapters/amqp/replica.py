@@ -1,0 +1,215 @@
+"""``harstream serve --amqp``: the daemon as one of several replicas behind RabbitMQ.
+
+Readings come from the partition queues (``topology``) through the ``link``; everything else is
+the MQTT daemon's: the intake, the worker, the publisher for status, stats and Home Assistant
+discovery (over RabbitMQ's MQTT plugin, which keeps them retained and sends our last will).
+Labels go back to ``amq.topic`` on the channel that acknowledged their readings, so MQTT
+subscribers see them on ``<prefix>/<device>/activity`` as from one daemon.
+
+``<prefix>/status`` stands for the service: a replica that reads ``offline`` there (a dead
+replica's last will) says ``online`` again, and one that stops cleanly says ``offline`` only when
+it was the last.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter, defaultdict, deque
+
+from ..mqtt.daemon import Daemon
+from ..mqtt.publisher import _dumps
+from .balance import Roster, to_release
+from .declare import TopologyError, declare
+from .link import Link, parameters
+from .topology import Topology, routing_key, topic
+
+log = logging.getLogger("harstream")
+logging.getLogger("pika").setLevel(logging.WARNING)  # pika says every channel opened and closed at INFO
+
+
+class Replica(Daemon):
+    #: Seconds between announcements to the other replicas (one silent for three is gone).
+    BEAT_S = 1.0
+
+    def __init__(self, settings, model):
+        super().__init__(settings, model)
+        self.topology = Topology(settings.prefix, settings.partitions)
+        self.group = self.topology.exchange
+        self.roster = Roster(self.client_id, self.BEAT_S)
+        self.replica_counts = Counter()
+        self._devices_of: dict[int, set[str]] = defaultdict(set)  # partition -> devices heard on it
+        self._partition_of: dict[str, int] = {}
+        self._soon: set[str] = set()  # link-thread jobs already scheduled
+        self._labelled = False
+        self._outbox: deque[tuple[str, bytes]] = deque()  # labels on their way to the link's thread
+        self.params = parameters(settings, self.client_id)
+        self.link = Link(self.params, self.topology, self.client_id, settings.amqp_prefetch,
+                         on_reading=self._on_reading, on_acquired=self._on_acquired, on_released=self._on_released,
+                         on_lost=self._on_lost, on_ready=self._on_ready, on_presence=self._on_presence, qos=settings.qos)
+
+    # -- MQTT: only the service's own topics; readings come from RabbitMQ --------------------------
+    def _topics(self):
+        s = self.settings
+        topics = [(f"{s.prefix}/status", 1), (f"{s.prefix}/stats", 0)]
+        if s.ha_discovery:
+            topics.append((self._ha_status, 1))
+        return topics
+
+    def _on_message(self, client, userdata, msg):
+        if msg.topic == self.publisher.status_topic:
+            if msg.payload == b"offline" and not self.stopping.is_set():  # a replica's last will: the rest still serve
+                self._online = self.publisher.status("online")
+            return
+        super()._on_message(client, userdata, msg)
+
+    # -- readings (link thread) ------------------------------------------------------------------
+    def _on_reading(self, partition: int, key: str, body: bytes, redelivered: bool) -> None:
+        if redelivered:  # left unacknowledged by a replica that died or let the partition go
+            self.replica_counts["redelivered"] += 1
+        received = self.intake.on_message(topic(key), body)
+        if received:
+            device, windows = received
+            if self._partition_of.get(device) != partition:
+                self._partition_of[device] = partition
+                self._devices_of[partition].add(device)
+            if windows:
+                self.worker.put(windows)
+
+    def _deliver(self, label) -> None:
+        """Labels leave in the order they were made, from whichever thread made them: through one outbox,
+        emptied on the link's thread (a label made there must not overtake one waiting to be sent)."""
+        self._outbox.append((routing_key(f"{self.settings.prefix}/{label.device}/activity"), _dumps(label.to_dict())))
+        if threading.current_thread() is self.link._thread:
+            self._send()
+        elif not self.link.call(self._send):
+            self._send(drop=True)
+        if self.settings.ha_discovery:
+            self.publisher.attributes(label.device, {"placement": label.placement, "model": label.model})
+        if not self._labelled:
+            self._labelled = True
+            log.info("first label: %s is %s (%.2f)", label.device, label.activity, label.confidence)
+
+    def _send(self, drop: bool = False) -> None:
+        while self._outbox:
+            try:
+                key, body = self._outbox.popleft()
+            except IndexError:  # emptied by another thread meanwhile
+                return
+            if drop or not self.link.publish(key, body):
+                self.counts["dropped_labels"] += 1
+
+    # -- partitions coming and going (link thread) ----------------------------------------------
+    def _on_acquired(self, partition: int) -> None:
+        self.replica_counts["acquired"] += 1
+        log.info("partition %d is ours now (%d held)", partition, len(self.link.active))
+        self._soon_do("announce", 0.02, self._announce)
+        self._soon_do("balance", 0.05, self._balance)
+        for peer in self.roster.peers(time.monotonic()):  # came to us unasked: has its holder died?
+            self.link.check_alive(self.topology.presence_queue(peer), lambda alive, peer=peer: alive or self.roster.gone(peer))
+
+    def _on_released(self, partition: int) -> None:
+        devices = self._devices_of.pop(partition, set())
+        for device in devices:
+            self._partition_of.pop(device, None)
+        dropped = self.intake.hand_over(devices, self.worker._enqueue)
+        self.replica_counts["released"] += 1
+        self.replica_counts["devices_handed_over"] += len(devices)
+        self.replica_counts["samples_dropped"] += dropped
+        log.info("partition %d let go: %d devices move on, %d samples of windows in progress dropped",
+                 partition, len(devices), dropped)
+        self._soon_do("announce", 0.02, self._announce)
+
+    def _on_lost(self) -> None:
+        """The connection is gone, and every partition with it: forget all devices, and every window not yet
+        labelled (their readings may go to another replica, which must not label them twice)."""
+        devices = set(self._partition_of)
+        self._devices_of.clear()
+        self._partition_of.clear()
+        self._soon.clear()
+        self.replica_counts["samples_dropped"] += self.intake.hand_over(devices, lambda windows: None)
+        self.replica_counts["devices_handed_over"] += len(devices)
+        w = self.worker
+        with w.cond:
+            self.replica_counts["windows_dropped"] += len(w.queue.take(len(w.queue) + 1))
+            while w.busy:  # a batch in hand: its labels find no connection, and are dropped
+                w.cond.wait(0.01)
+
+    def _on_ready(self) -> None:
+        self.link.probe()
+        self._announce()
+        self.link.later(self.BEAT_S, self._beat)
+
+    # -- the other replicas ---------------------------------------------------------------------
+    def _presence(self, leaving: bool = False) -> bytes:
+        return json.dumps({"replica": self.client_id, "held": len(self.link.active), "leaving": leaving}).encode()
+
+    def _on_presence(self, body: bytes) -> None:
+        try:
+            said = json.loads(body)
+            replica, held = said["replica"], int(said["held"])
+        except (ValueError, KeyError, TypeError):
+            return
+        if said.get("leaving"):
+            self.roster.gone(replica)
+        else:
+            self.roster.heard(replica, held, time.monotonic())
+
+    def _announce(self) -> None:
+        self._soon.discard("announce")
+        self.link.announce(self._presence())
+
+    def _beat(self) -> None:
+        self.link.probe()
+        self._announce()
+        self._balance()
+        self.link.later(self.BEAT_S, self._beat)
+
+    def _balance(self) -> None:
+        self._soon.discard("balance")
+        held = [p for p in self.link.active if p not in self.link._releasing]
+        n = to_release(len(held), self.roster, self.topology.partitions, time.monotonic())
+        # the partitions with the fewest devices: the least lost
+        for partition in sorted(held, key=lambda p: (len(self._devices_of.get(p, ())), p))[:n]:
+            self.link.release(partition)
+
+    def _soon_do(self, name: str, seconds: float, fn) -> None:
+        if name not in self._soon:
+            self._soon.add(name)
+            self.link.later(seconds, fn)
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def stats(self) -> dict:
+        stats = super().stats()
+        stats["group"] = self.group
+        stats["replica"] = {"partitions": sorted(self.link.active), "peers": sorted(self.roster.peers(time.monotonic())),
+                            **{k: self.replica_counts[k] for k in ("acquired", "released", "redelivered", "devices_handed_over",
+                                                                   "samples_dropped", "windows_dropped")}}
+        return stats
+
+    def start(self, timeout: float = 10.0) -> None:
+        from ..mqtt.connection import FatalError
+
+        try:
+            for line in declare(self.params, self.topology, self.topology.bindings(self.settings.sensor_logger_topic)):
+                log.debug("declared %s", line)
+        except TopologyError as exc:
+            raise FatalError(str(exc)) from None
+        except Exception as exc:  # pika's connection errors say little: name the broker
+            raise FatalError(f"RabbitMQ {self.settings.amqp}: {exc!r}") from None
+        super().start(timeout)
+        self.link.start()
+        deadline = time.monotonic() + timeout
+        while not self.link.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not self.link.connected.is_set():
+            self.stop(publish_offline=False)
+            raise FatalError(f"RabbitMQ {self.settings.amqp}: not consuming after {timeout:g} s ({self.link.error})")
+
+    def stop(self, publish_offline: bool = True) -> None:
+        """Stop taking readings, label what is complete, let the partitions go to the other replicas."""
+        self.link.pause()
+        last = not self.roster.peers(time.monotonic())
+        super().stop(publish_offline=publish_offline and last)
+        self.link.stop(self._presence(leaving=True))

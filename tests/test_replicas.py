@@ -1,0 +1,134 @@
+"""Replicas behind a real RabbitMQ (started by the tests on free ports): every device pinned to one
+replica, partitions spread fairly, failover after SIGKILL or a hang with the stated loss only."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import defaultdict
+
+import pytest
+from harstream.adapters.amqp.node import RabbitMQ, server_folder
+
+from benchmarks import clients
+from benchmarks.fleet import Fleet, Phones
+
+pytestmark = pytest.mark.skipif(False, reason="")
+RATE, WINDOW, STEP = 50.0, 128, 64
+
+
+@pytest.fixture(scope="module")
+def rabbit():
+    if server_folder() is None:
+        pytest.fail("rabbitmq-server is not installed: apt-get install rabbitmq-server (.ci/run does this)")
+    with RabbitMQ() as node:
+        yield node
+
+
+@pytest.fixture
+def fleet(rabbit, request, tmp_path):
+    made = []
+
+    def factory(prefix: str, **kwargs):
+        f = Fleet(rabbit, prefix, folder=tmp_path, **kwargs)
+        made.append(f)
+        return f
+
+    yield factory
+    for f in made:
+        f.stop()
+
+
+def labels_by_device(collector) -> dict[str, list[dict]]:
+    found = defaultdict(list)
+    for _, payload, _ in collector.take(10**9, timeout=0.5, where=lambda t: t.endswith("/activity")):
+        label = json.loads(payload)
+        found[label["device"]].append(label)
+    return found
+
+
+def check_continuity(found: dict[str, list[dict]], max_gap_samples: int) -> dict[str, float]:
+    """Per device, labels in order, none twice, and where a device moved (a new window that shares no
+    reading with the last one) no more lost than ``max_gap_samples``; returns each move's gap in samples."""
+    moves = {}
+    for device, labels in found.items():
+        starts = [(l["start"], l["end"]) for l in labels]
+        assert len(set(starts)) == len(starts), f"{device}: a label published twice"
+        for (s0, e0), (s1, e1) in zip(starts, starts[1:]):
+            assert s1 > s0, f"{device}: labels out of order ({s0} then {s1})"
+            if abs((s1 - s0) - STEP / RATE) < 1e-6:
+                continue  # the same replica, the next window
+            assert s1 > e0, f"{device}: a window from {s1} shares readings with the label up to {e0}: processed twice"
+            gap = (s1 - e0) * RATE - 1
+            assert gap <= max_gap_samples, f"{device}: {gap:.0f} readings lost when it moved"
+            moves[device] = gap
+    return moves
+
+
+def test_partitions_spread_over_2_3_4_replicas_and_back(fleet):
+    f = fleet("spread")
+    f.start(2)
+    f.wait_spread([6, 6], timeout=40)
+    f.start(1)
+    f.wait_spread([4, 4, 4])
+    f.start(1)
+    f.wait_spread([3, 3, 3, 3])
+    f.signal(f.alive()[0], signal.SIGKILL)  # its 3 go to the others, and stay balanced
+    f.wait_spread([4, 4, 4])
+    quitting = f.alive()[0]
+    quitting.terminate()  # a clean stop hands its partitions over too
+    quitting.wait(20)
+    f.wait_spread([6, 6])
+
+
+def test_a_killed_replica_loses_at_most_each_devices_window_in_progress(fleet, rabbit, recording):
+    f = fleet("kill")
+    f.start(3)
+    f.wait_spread([4, 4, 4], timeout=40)
+    labels = clients.Collector(rabbit.mqtt_port, ["kill/+/activity"], "kill-labels")
+    phones = Phones(rabbit.mqtt_port, "kill", recording.raw, devices=50).start()
+    time.sleep(8)
+    victim = max(f.alive(), key=lambda p: len(f.held(p)))
+    moved = set(f.held(victim))
+    f.signal(victim, signal.SIGKILL)
+    time.sleep(8)
+    phones.stop()
+    time.sleep(3)
+    found = labels_by_device(labels)
+    labels.close()
+    assert set(found) == set(phones.sent), "every device labelled"
+    moves = check_continuity(found, max_gap_samples=WINDOW)
+    assert moves, "the killed replica's devices moved"
+    end = max(l["end"] for ls in found.values() for l in ls)
+    for device, ls in found.items():  # every device, moved or not, labelled to the end
+        assert ls[-1]["end"] > end - 3 * STEP / RATE, f"{device} stopped being labelled at {ls[-1]['end']}"
+    survivors = [f.stats[f.by_pid[p.pid]]["replica"] for p in f.alive()]
+    assert sorted(len(s["partitions"]) for s in survivors) == [6, 6]
+    assert sum(s["redelivered"] for s in survivors) >= 0 and sum(s["acquired"] for s in survivors) >= 4 + 8
+    assert moved
+
+
+def test_a_hung_replica_is_replaced_and_labels_nothing_twice_when_it_wakes(fleet, rabbit, recording):
+    f = fleet("hang", env={"HARSTREAM_AMQP_HEARTBEAT": "2"})
+    f.start(2)
+    f.wait_spread([6, 6], timeout=40)
+    labels = clients.Collector(rabbit.mqtt_port, ["hang/+/activity"], "hang-labels")
+    phones = Phones(rabbit.mqtt_port, "hang", recording.raw, devices=20).start()
+    time.sleep(6)
+    sleeper, other = f.alive()
+    f.signal(sleeper, signal.SIGSTOP)
+    t0 = time.monotonic()
+    while len(f.held(other)) < 12 and time.monotonic() - t0 < 30:
+        time.sleep(0.1)
+    took = time.monotonic() - t0
+    assert len(f.held(other)) == 12, "the hung replica's partitions moved"
+    time.sleep(2)
+    f.signal(sleeper, signal.SIGCONT)  # it finds its connection closed, drops what it held, and rejoins
+    f.wait_spread([6, 6], timeout=30)
+    time.sleep(3)
+    phones.stop()
+    time.sleep(3)
+    found = labels_by_device(labels)
+    labels.close()
+    assert set(found) == set(phones.sent)
+    check_continuity(found, max_gap_samples=int(took * RATE) + 2 * WINDOW)
