@@ -86,15 +86,35 @@ def _string(s: bytes) -> bytes:
     return struct.pack("!H", len(s)) + s
 
 
-def blast(broker: Mosquitto, messages) -> None:
-    """Send the whole flood as QoS 0 PUBLISH packets in one write, as MQTT on the wire: a paho publisher
-    (about 25,000 messages/s here) would be slower than the subscribers it is meant to outrun."""
+def blast(broker: Mosquitto, messages, qos: int = 0) -> None:
+    """Send the whole flood as PUBLISH packets in one write, as MQTT on the wire: a paho publisher
+    (about 25,000 messages/s here) would be slower than the subscribers it is meant to outrun.
+    QoS 1 (at most 65,535 messages) returns when the broker has acknowledged every message."""
     with socket.create_connection((broker.host, broker.port)) as sock:
         sock.sendall(_packet(0x10, _string(b"MQTT") + bytes([4, 2]) + struct.pack("!H", 60) + _string(b"bench-flood")))
         if sock.recv(4)[:1] != b"\x20":
             raise RuntimeError("the broker did not accept the flood's connection")
-        sock.sendall(b"".join(_packet(0x30, _string(topic.encode()) + payload) for topic, payload in messages))
+        if qos == 0:
+            sock.sendall(b"".join(_packet(0x30, _string(topic.encode()) + payload) for topic, payload in messages))
+        else:
+            if len(messages) > 65535:
+                raise ValueError("QoS 1: at most 65,535 messages in flight")
+            acks = threading.Thread(target=_read_acks, args=(sock, len(messages)))
+            acks.start()
+            sock.sendall(b"".join(_packet(0x32, _string(topic.encode()) + struct.pack("!H", i + 1) + payload)
+                                  for i, (topic, payload) in enumerate(messages)))
+            acks.join()
         sock.sendall(_packet(0xE0, b""))  # DISCONNECT: everything before it is delivered
+
+
+def _read_acks(sock: socket.socket, n: int) -> None:
+    """Read until n PUBACKs (4 bytes each) came."""
+    want = 4 * n
+    while want > 0:
+        chunk = sock.recv(min(want, 1 << 16))
+        if not chunk:
+            raise RuntimeError("the broker closed the flood's connection")
+        want -= len(chunk)
 
 
 def bare_drain(broker: Mosquitto, messages) -> float:

@@ -1,0 +1,157 @@
+"""Replicas behind RabbitMQ against one MQTT-mode daemon: how many devices each set-up carries here.
+
+    python -m benchmarks.scale [--replicas 1 2 4] [--shape single|batch|both] [--repeats 2]
+
+Every set-up runs as it would in production, in processes of its own: ``harstream serve`` on
+Mosquitto (one process), or N ``harstream serve --amqp`` replicas on a RabbitMQ node of our own
+with its MQTT plugin (``harstream.adapters.amqp.node``), 12 partitions, balanced before the
+run.  The flood of ``benchmarks.throughput`` is written to the broker's MQTT port in one go (QoS 1), and
+the figure is the time until every window is labelled and its label is delivered to an MQTT
+subscriber: readings/s, and devices at 50 Hz.  Two runs per set-up:
+
+* live: the flood arrives while the replicas consume (the broker takes it in and hands it out at once);
+* backlog (replicas only): the replicas are stopped (SIGSTOP) while the flood is queued, then
+  woken together: what they drain when the broker only hands out.
+
+For each run, the CPU seconds of every process (the broker's Erlang VM, each replica, this
+process, which writes the flood and counts the labels), so that one sees which core was full.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harstream.adapters.amqp.node import RabbitMQ
+from harstream.adapters.brokers import Mosquitto
+
+from . import clients
+from .fleet import ROOT, Fleet
+from .throughput import RATE, SHAPES, blast, flood, windows_in
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+class Endpoint:  # what blast() needs of a broker
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+
+
+def timed(endpoint: Endpoint, labels: clients.Collector, shape: str, pids: dict[str, int], before=None, after=None) -> dict:
+    """Write the flood, wait for every label; seconds, readings/s, and CPU seconds per process."""
+    messages = flood(shape, t0=time.time())
+    devices, samples, _ = SHAPES[shape]
+    expected = windows_in(shape)
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    t0 = time.perf_counter()
+    if before:
+        before()
+    blast(endpoint, messages, qos=1)  # as phones publish; QoS 0 readings can be lost in RabbitMQ when the publisher goes
+    if after:
+        after()
+        t0 = time.perf_counter()
+        cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    got = len(labels.take(expected, timeout=600, where=lambda t: t.endswith("/activity")))
+    elapsed = time.perf_counter() - t0
+    if got < expected:
+        raise RuntimeError(f"{got} of {expected} labels")
+    readings = devices * samples
+    return {"seconds": round(elapsed, 2), "readings_per_s": round(readings / elapsed), "devices_at_50hz": round(readings / elapsed / RATE),
+            "cpu_s": {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}}
+
+
+def mqtt_daemon(shape: str, model: str, folder: Path) -> dict:
+    with Mosquitto() as broker:
+        log = open(folder / "mqtt-daemon.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "harstream", "serve", "--broker", broker.url, "--model", str(ROOT / model)],
+                                stderr=log, cwd=ROOT)
+        labels = clients.Collector(broker.port, ["har/+/activity"], "scale-labels")
+        try:
+            clients.Collector(broker.port, ["har/status"], "scale-status").take(1, 30)  # online: it is consuming
+            pids = {"mosquitto": broker.proc.pid, "daemon": proc.pid, "flood+labels (this process)": os.getpid()}
+            return {"live": timed(Endpoint(broker.host, broker.port), labels, shape, pids)}
+        finally:
+            labels.close()
+            proc.terminate()
+            proc.wait(30)
+
+
+def replicas(node: RabbitMQ, n: int, shape: str, model: str, folder: Path) -> dict:
+    fleet = Fleet(node, "har", model=model, folder=folder, env={"HARSTREAM_AMQP_HEARTBEAT": "0"})
+    labels = clients.Collector(node.mqtt_port, ["har/+/activity"], f"scale-labels-{n}")
+    try:
+        procs = fleet.start(n)
+        share = [12 // n + (i < 12 % n) for i in range(n)]
+        balanced = fleet.wait_spread(share, timeout=120)
+        pids = {"rabbitmq": node.beam_pid(), **{f"replica {i + 1}": p.pid for i, p in enumerate(procs)},
+                "flood+labels (this process)": os.getpid()}
+        endpoint = Endpoint(node.host, node.mqtt_port)
+        out = {"balanced_after_s": round(balanced, 1), "live": timed(endpoint, labels, shape, pids)}
+
+        def pause():
+            for p in procs:
+                os.kill(p.pid, signal.SIGSTOP)
+
+        def wake_when_queued():
+            wanted = len(flood(shape, 0.0))
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                rows = [line.split("\t") for line in node.ctl("list_queues", "name", "messages", "--quiet").splitlines()]
+                if sum(int(r[1]) for r in rows if len(r) == 2 and ".p" in r[0] and r[1].isdigit()) >= wanted - 256 * 12:
+                    break
+                time.sleep(0.5)
+            for p in procs:
+                os.kill(p.pid, signal.SIGCONT)
+
+        out["backlog"] = timed(endpoint, labels, shape, pids, before=pause, after=wake_when_queued)
+        return out
+    finally:
+        labels.close()
+        fleet.stop()
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--shape", choices=["single", "batch", "both"], default="both")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--model", default="models/lstm.tflite", help="relative to the checkout (default: the smallest model)")
+    args = ap.parse_args(argv)
+    folder = Path("/tmp") / f"harstream-scale-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    shapes = ["single", "batch"] if args.shape == "both" else [args.shape]
+    results: dict = {}
+    print(f"cores: {os.cpu_count()}; logs in {folder}", flush=True)
+    with RabbitMQ() as node:
+        for shape in shapes:
+            devices, samples, per = SHAPES[shape]
+            print(f"\n== {shape}: {devices} devices x {samples} samples, {per} per message ==", flush=True)
+            for r in range(args.repeats):
+                rows = [("mqtt daemon (1 process)", mqtt_daemon(shape, args.model, folder))]
+                rows += [(f"{n} replica{'s' * (n > 1)} on RabbitMQ", replicas(node, n, shape, args.model, folder)) for n in args.replicas]
+                for name, res in rows:
+                    results.setdefault(shape, {}).setdefault(name, []).append(res)
+                    for kind in ("live", "backlog"):
+                        if kind in res:
+                            x = res[kind]
+                            cpu = ", ".join(f"{k} {v:.1f}" for k, v in x["cpu_s"].items())
+                            print(f"{name:<28} {kind:<8} {x['readings_per_s']:>8,} readings/s = {x['devices_at_50hz']:>5,} devices"
+                                  f"  ({x['seconds']:.1f} s; CPU s: {cpu})", flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()
