@@ -9,11 +9,11 @@ from collections import defaultdict
 
 import pytest
 from harstream.adapters.amqp.node import RabbitMQ, server_folder
+from harstream.adapters.brokers import free_port
 
 from benchmarks import clients
 from benchmarks.fleet import Fleet, Phones
 
-pytestmark = pytest.mark.skipif(False, reason="")
 RATE, WINDOW, STEP = 50.0, 128, 64
 
 
@@ -87,25 +87,31 @@ def test_a_killed_replica_loses_at_most_each_devices_window_in_progress(fleet, r
     f.wait_spread([4, 4, 4], timeout=40)
     labels = clients.Collector(rabbit.mqtt_port, ["kill/+/activity"], "kill-labels")
     phones = Phones(rabbit.mqtt_port, "kill", recording.raw, devices=50).start()
+    rogue = clients.publisher(rabbit.mqtt_port, "kill-rogue")
+    for payload in (b"{not json", b'{"t": "soon"}', b"\xff" * 50):  # one device's garbage costs only its messages
+        rogue.publish("kill/phone07/imu", payload, qos=1).wait_for_publish(5)
     time.sleep(8)
     victim = max(f.alive(), key=lambda p: len(f.held(p)))
-    moved = set(f.held(victim))
     f.signal(victim, signal.SIGKILL)
     time.sleep(8)
     phones.stop()
     time.sleep(3)
+    clients.close(rogue)
     found = labels_by_device(labels)
     labels.close()
+    status = clients.Collector(rabbit.mqtt_port, ["kill/status"], "kill-status").take(1, 10)
+    assert status and status[0][1:] == (b"online", True), "the victim's last will is answered by the survivors"
     assert set(found) == set(phones.sent), "every device labelled"
     moves = check_continuity(found, max_gap_samples=WINDOW)
     assert moves, "the killed replica's devices moved"
     end = max(l["end"] for ls in found.values() for l in ls)
     for device, ls in found.items():  # every device, moved or not, labelled to the end
         assert ls[-1]["end"] > end - 3 * STEP / RATE, f"{device} stopped being labelled at {ls[-1]['end']}"
-    survivors = [f.stats[f.by_pid[p.pid]]["replica"] for p in f.alive()]
-    assert sorted(len(s["partitions"]) for s in survivors) == [6, 6]
-    assert sum(s["redelivered"] for s in survivors) >= 0 and sum(s["acquired"] for s in survivors) >= 4 + 8
-    assert moved
+    time.sleep(1)  # the survivors' stats after the last label
+    survivors = [f.stats[f.by_pid[p.pid]] for p in f.alive()]
+    assert sorted(len(s["replica"]["partitions"]) for s in survivors) == [6, 6]
+    assert sum(s["replica"]["acquired"] for s in survivors) >= 8 + 4, "their own 4 each, and the victim's 4"
+    assert sum(sum(s["rejects"].values()) for s in f.stats.values()) == 3, "the garbage, counted by whoever held phone07"
 
 
 def test_a_hung_replica_is_replaced_and_labels_nothing_twice_when_it_wakes(fleet, rabbit, recording):
@@ -132,3 +138,29 @@ def test_a_hung_replica_is_replaced_and_labels_nothing_twice_when_it_wakes(fleet
     labels.close()
     assert set(found) == set(phones.sent)
     check_continuity(found, max_gap_samples=int(took * RATE) + 2 * WINDOW)
+
+
+def test_rabbitmq_setup_declares_once_and_refuses_a_mismatch(rabbit):
+    from test_cli import harstream, one_line_error
+
+    first = harstream("rabbitmq-setup", "--amqp", rabbit.amqp_url, "--prefix", "setup", "--partitions", "4").stdout
+    assert "4 quorum queues harstream.setup.p00 .. harstream.setup.p03" in first
+    assert harstream("rabbitmq-setup", "--amqp", rabbit.amqp_url, "--prefix", "setup", "--partitions", "4").stdout == first
+    queues = rabbit.ctl("list_queues", "name", "type", "arguments", "--quiet")
+    assert sum("harstream.setup.p0" in line and "quorum" in line and "x-single-active-consumer" in line
+               for line in queues.splitlines()) == 4
+    error = one_line_error(harstream("rabbitmq-setup", "--amqp", rabbit.amqp_url, "--prefix", "setup", "--partitions", "3",
+                                     check=False))
+    assert "harstream.setup.p03 exists" in error and "--partitions" in error
+
+
+def test_serve_amqp_refuses_bad_settings_in_one_line(rabbit):
+    from test_cli import harstream, one_line_error
+
+    assert "amqp://HOST" in one_line_error(harstream("serve", "--amqp", "http://x", check=False))
+    assert "not in the amqp URL" in one_line_error(harstream("serve", "--amqp", "amqp://u:secret@x", check=False))
+    assert "partitions 0" in one_line_error(harstream("serve", "--amqp", rabbit.amqp_url, "--partitions", "0", check=False))
+    assert "rabbitmq-setup: give the broker" in one_line_error(harstream("rabbitmq-setup", check=False))
+    closed = f"amqp://127.0.0.1:{free_port()}"
+    assert "cannot connect (Connection refused)" in one_line_error(
+        harstream("serve", "--amqp", closed, "--connect-timeout", "0", "--model", "models/lstm.tflite", check=False))

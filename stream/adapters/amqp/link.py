@@ -216,11 +216,12 @@ class Link:
         self._channel.basic_publish("amq.topic", routing_key, body, self._label_properties)
         return True
 
-    def probe(self) -> None:
-        """A marker into every partition we are not known to hold.  The broker tells a consumer nothing
-        when it becomes active, only sends it messages: a quiet partition would otherwise stay unknown."""
+    def probe(self, partitions=None) -> None:
+        """A marker into each of ``partitions`` (default: every one we are not known to hold), straight to
+        the queue.  The broker tells a consumer nothing when it becomes active, only sends it messages:
+        whoever holds a quiet partition learns it from the marker."""
         if self._channel is not None and self._channel.is_open:
-            for partition in set(self._tags.values()) - self.active:
+            for partition in (set(self._tags.values()) - self.active) if partitions is None else partitions:
                 self._channel.basic_publish("", self.topology.queue(partition), b"")
 
     def announce(self, body: bytes) -> None:
@@ -245,6 +246,7 @@ class Link:
             self.on_released(partition)
             if not self.stopping.is_set():
                 self._consume(partition)
+                self.probe([partition])  # tells its next holder at once, even if it is quiet
 
         self.ack()
         self._channel.basic_cancel(tag, callback=cancelled)

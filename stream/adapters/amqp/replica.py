@@ -26,12 +26,32 @@ from .link import Link, parameters
 from .topology import Topology, routing_key, topic
 
 log = logging.getLogger("harstream")
-logging.getLogger("pika").setLevel(logging.WARNING)  # pika says every channel opened and closed at INFO
+# pika says every channel opened at INFO and every failed connection attempt, with a traceback, at ERROR:
+# the link and the replica say what matters, once, in one line.
+logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
+def why_not(exc: Exception) -> str:
+    """What pika's connection error wraps, in a few words.
+
+    >>> why_not(Exception(ConnectionRefusedError(111, "Connection refused")))
+    'Connection refused'
+    """
+    if isinstance(exc, OSError) and exc.strerror:  # (a name that does not resolve)
+        return exc.strerror
+    inner = exc.args[0] if exc.args else exc
+    inner = getattr(inner, "exception", None) or (inner.args[0] if isinstance(inner, Exception) and inner.args else inner)
+    if isinstance(inner, OSError) and inner.strerror:
+        return inner.strerror
+    return str(inner) or type(exc).__name__
 
 
 class Replica(Daemon):
     #: Seconds between announcements to the other replicas (one silent for three is gone).
     BEAT_S = 1.0
+    #: Seconds between markers into the partitions not known to be held, besides when a replica goes
+    #: (see ``Link.probe``): every replica sends one per such partition, so not every beat.
+    PROBE_EVERY_S = 30.0
 
     def __init__(self, settings, model):
         super().__init__(settings, model)
@@ -43,8 +63,11 @@ class Replica(Daemon):
         self._partition_of: dict[str, int] = {}
         self._soon: set[str] = set()  # link-thread jobs already scheduled
         self._labelled = False
+        self._peers: set[str] = set()
+        self._probed = 0.0
         self._outbox: deque[tuple[str, bytes]] = deque()  # labels on their way to the link's thread
         self.params = parameters(settings, self.client_id)
+        self.intake.on_evicted = self._on_evicted
         self.link = Link(self.params, self.topology, self.client_id, settings.amqp_prefetch,
                          on_reading=self._on_reading, on_acquired=self._on_acquired, on_released=self._on_released,
                          on_lost=self._on_lost, on_ready=self._on_ready, on_presence=self._on_presence, qos=settings.qos)
@@ -107,7 +130,7 @@ class Replica(Daemon):
         self._soon_do("announce", 0.02, self._announce)
         self._soon_do("balance", 0.05, self._balance)
         for peer in self.roster.peers(time.monotonic()):  # came to us unasked: has its holder died?
-            self.link.check_alive(self.topology.presence_queue(peer), lambda alive, peer=peer: alive or self.roster.gone(peer))
+            self.link.check_alive(self.topology.presence_queue(peer), lambda alive, peer=peer: alive or self._gone(peer))
 
     def _on_released(self, partition: int) -> None:
         devices = self._devices_of.pop(partition, set())
@@ -120,6 +143,16 @@ class Replica(Daemon):
         log.info("partition %d let go: %d devices move on, %d samples of windows in progress dropped",
                  partition, len(devices), dropped)
         self._soon_do("announce", 0.02, self._announce)
+
+    def _on_evicted(self, device: str) -> None:
+        """A device silent for idle_timeout (housekeeping thread): unavailable, and out of our maps."""
+        self.publisher.forget(device)
+        self.link.call(self._unmap, device)
+
+    def _unmap(self, device: str) -> None:
+        partition = self._partition_of.pop(device, None)
+        if partition is not None:
+            self._devices_of[partition].discard(device)
 
     def _on_lost(self) -> None:
         """The connection is gone, and every partition with it: forget all devices, and every window not yet
@@ -137,7 +170,7 @@ class Replica(Daemon):
                 w.cond.wait(0.01)
 
     def _on_ready(self) -> None:
-        self.link.probe()
+        self._probe()
         self._announce()
         self.link.later(self.BEAT_S, self._beat)
 
@@ -153,18 +186,35 @@ class Replica(Daemon):
             return
         if said.get("leaving"):
             self.roster.gone(replica)
+            self._soon_do("probe", 0.5, self._probe_soon)  # after its cancels: who holds its quiet partitions now?
         else:
             self.roster.heard(replica, held, time.monotonic())
+
+    def _gone(self, peer: str) -> None:
+        log.info("replica %s is gone", peer)
+        self.roster.gone(peer)
+        self._soon_do("probe", 0.05, self._probe_soon)
+
+    def _probe_soon(self) -> None:
+        self._soon.discard("probe")
+        self._probe()
 
     def _announce(self) -> None:
         self._soon.discard("announce")
         self.link.announce(self._presence())
 
     def _beat(self) -> None:
-        self.link.probe()
+        peers = set(self.roster.peers(time.monotonic()))
+        if self._peers - peers or time.monotonic() - self._probed >= self.PROBE_EVERY_S:
+            self._probe()  # a replica gone: its quiet partitions have new holders, who must learn it
+        self._peers = peers
         self._announce()
         self._balance()
         self.link.later(self.BEAT_S, self._beat)
+
+    def _probe(self) -> None:
+        self._probed = time.monotonic()
+        self.link.probe()
 
     def _balance(self) -> None:
         self._soon.discard("balance")
@@ -191,13 +241,7 @@ class Replica(Daemon):
     def start(self, timeout: float = 10.0) -> None:
         from ..mqtt.connection import FatalError
 
-        try:
-            for line in declare(self.params, self.topology, self.topology.bindings(self.settings.sensor_logger_topic)):
-                log.debug("declared %s", line)
-        except TopologyError as exc:
-            raise FatalError(str(exc)) from None
-        except Exception as exc:  # pika's connection errors say little: name the broker
-            raise FatalError(f"RabbitMQ {self.settings.amqp}: {exc!r}") from None
+        self._declare_when_up()
         super().start(timeout)
         self.link.start()
         deadline = time.monotonic() + timeout
@@ -206,6 +250,31 @@ class Replica(Daemon):
         if not self.link.connected.is_set():
             self.stop(publish_offline=False)
             raise FatalError(f"RabbitMQ {self.settings.amqp}: not consuming after {timeout:g} s ({self.link.error})")
+
+    def _declare_when_up(self) -> None:
+        """Declare the topology; while RabbitMQ is not up yet (a boot), retry for ``connect_timeout`` seconds."""
+        from pika.exceptions import AMQPConnectionError, ProbableAuthenticationError
+
+        from ..mqtt.connection import FatalError
+
+        s, delay = self.settings, 1.0
+        deadline = time.monotonic() + s.connect_timeout
+        while True:
+            try:
+                for line in declare(self.params, self.topology, self.topology.bindings(s.sensor_logger_topic)):
+                    log.debug("declared %s", line)
+                return
+            except TopologyError as exc:
+                raise FatalError(str(exc)) from None
+            except ProbableAuthenticationError:
+                raise FatalError(f"RabbitMQ {s.amqp}: user name or password refused") from None
+            except (AMQPConnectionError, OSError) as exc:
+                why = f"RabbitMQ {s.amqp}: cannot connect ({why_not(exc)})"
+                if time.monotonic() + delay > deadline or self.stopping.is_set():
+                    raise FatalError(why + (f"; gave up after {s.connect_timeout:g} s (connect_timeout)" if s.connect_timeout else "")) from None
+                log.warning("%s; trying again in %g s", why, delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
 
     def stop(self, publish_offline: bool = True) -> None:
         """Stop taking readings, label what is complete, let the partitions go to the other replicas."""
