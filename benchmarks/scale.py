@@ -100,6 +100,8 @@ def replicas(node: RabbitMQ, n: int, shape: str, model: str, folder: Path) -> di
                 "flood+labels (this process)": os.getpid()}
         endpoint = Endpoint(node.host, node.mqtt_port)
         out = {"balanced_after_s": round(balanced, 1), "live": timed(endpoint, labels, shape, pids)}
+        time.sleep(1.5)  # the replicas' next stats
+        out["devices_per_replica"] = sorted(fleet.stats[fleet.by_pid[p.pid]]["devices"] for p in procs)
 
         def pause():
             for p in procs:
@@ -144,6 +146,9 @@ def main(argv=None) -> dict:
                 rows += [(f"{n} replica{'s' * (n > 1)} on RabbitMQ", replicas(node, n, shape, args.model, folder)) for n in args.replicas]
                 for name, res in rows:
                     results.setdefault(shape, {}).setdefault(name, []).append(res)
+                    if "devices_per_replica" in res:
+                        print(f"{name:<28} partitions balanced {res['balanced_after_s']:.1f} s after start; devices per replica "
+                              f"{res['devices_per_replica']}", flush=True)
                     for kind in ("live", "backlog"):
                         if kind in res:
                             x = res[kind]

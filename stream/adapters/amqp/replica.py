@@ -32,18 +32,20 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 def why_not(exc: Exception) -> str:
-    """What pika's connection error wraps, in a few words.
+    """What pika's connection error wraps (an error in an error), in a few words.
 
-    >>> why_not(Exception(ConnectionRefusedError(111, "Connection refused")))
+    >>> why_not(Exception(Exception(ConnectionRefusedError(111, "Connection refused"))))
     'Connection refused'
     """
-    if isinstance(exc, OSError) and exc.strerror:  # (a name that does not resolve)
-        return exc.strerror
-    inner = exc.args[0] if exc.args else exc
-    inner = getattr(inner, "exception", None) or (inner.args[0] if isinstance(inner, Exception) and inner.args else inner)
-    if isinstance(inner, OSError) and inner.strerror:
-        return inner.strerror
-    return str(inner) or type(exc).__name__
+    inner = exc
+    for _ in range(5):
+        if isinstance(inner, OSError) and inner.strerror:
+            return inner.strerror
+        wrapped = getattr(inner, "exception", None) or (inner.args[0] if inner.args else None)  # (pika keeps it in .exception)
+        if not isinstance(wrapped, Exception):
+            break
+        inner = wrapped
+    return str(inner) or type(inner).__name__
 
 
 class Replica(Daemon):
