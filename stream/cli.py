@@ -163,6 +163,10 @@ def cmd_rabbitmq_setup(args) -> int:
     except Exception as exc:  # pika's connection errors
         raise UsageError(f"RabbitMQ {settings.amqp}: {exc!r}") from None
     print("\n".join(f"declared {line}" for line in done))
+    from .adapters.amqp.topology import permissions_command
+
+    params = parameters(settings, "harstream-setup")
+    print(f"a replica's user needs: {permissions_command(params.credentials.username, params.virtual_host)}")
     return 0
 
 

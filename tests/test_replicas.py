@@ -140,11 +140,30 @@ def test_a_hung_replica_is_replaced_and_labels_nothing_twice_when_it_wakes(fleet
     check_continuity(found, max_gap_samples=int(took * RATE) + 2 * WINDOW)
 
 
+def test_a_user_with_the_printed_permissions_runs_replicas(fleet, rabbit, recording):
+    """The permissions rabbitmq-setup prints (and the README shows) are enough, for AMQP and MQTT alike."""
+    from harstream.adapters.amqp.topology import PERMISSIONS
+
+    rabbit.ctl("add_user", "replica-user", "s3cret")
+    rabbit.ctl("set_permissions", "-p", "/", "replica-user", *PERMISSIONS)
+    f = fleet("perm", env={"HARSTREAM_PASSWORD": "s3cret"}, extra=("--username", "replica-user"))
+    f.start(2)
+    f.wait_spread([6, 6], timeout=40)
+    labels = clients.Collector(rabbit.mqtt_port, ["perm/+/activity"], "perm-labels")
+    phones = Phones(rabbit.mqtt_port, "perm", recording.raw, devices=4).start()
+    time.sleep(4)
+    phones.stop()
+    found = labels_by_device(labels)
+    labels.close()
+    assert set(found) == set(phones.sent)
+
+
 def test_rabbitmq_setup_declares_once_and_refuses_a_mismatch(rabbit):
     from test_cli import harstream, one_line_error
 
     first = harstream("rabbitmq-setup", "--amqp", rabbit.amqp_url, "--prefix", "setup", "--partitions", "4").stdout
     assert "4 quorum queues harstream.setup.p00 .. harstream.setup.p03" in first
+    assert "a replica's user needs: rabbitmqctl set_permissions -p / guest '^(harstream" in first
     assert harstream("rabbitmq-setup", "--amqp", rabbit.amqp_url, "--prefix", "setup", "--partitions", "4").stdout == first
     queues = rabbit.ctl("list_queues", "name", "type", "arguments", "--quiet")
     assert sum("harstream.setup.p0" in line and "quorum" in line and "x-single-active-consumer" in line

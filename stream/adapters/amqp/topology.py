@@ -86,3 +86,20 @@ class Topology:
 QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-single-active-consumer": True}
 
 MAX_PARTITIONS = 100
+
+#: What a replica's RabbitMQ user needs (configure, write, read), for any prefix: its own exchanges and
+#: queues; amq.topic (readings bound from it, labels published to it); the default exchange (markers);
+#: the MQTT plugin's subscription queues (status and discovery go over MQTT with the same user).
+PERMISSIONS = (r"^(harstream\..*|mqtt-subscription-.*)$",
+               r"^(harstream\..*|amq\.topic|amq\.default|mqtt-subscription-.*)$",
+               r"^(harstream\..*|amq\.topic|mqtt-subscription-.*)$")
+
+
+def permissions_command(user: str, vhost: str = "/") -> str:
+    r"""The rabbitmqctl line that gives ``user`` what a replica needs.
+
+    >>> print(permissions_command("harstream"))  # doctest: +NORMALIZE_WHITESPACE
+    rabbitmqctl set_permissions -p / harstream '^(harstream\..*|mqtt-subscription-.*)$'
+    '^(harstream\..*|amq\.topic|amq\.default|mqtt-subscription-.*)$' '^(harstream\..*|amq\.topic|mqtt-subscription-.*)$'
+    """
+    return f"rabbitmqctl set_permissions -p {vhost} {user} " + " ".join(f"'{r}'" for r in PERMISSIONS)
