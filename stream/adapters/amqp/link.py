@@ -70,6 +70,7 @@ class Link:
         self._last_tag, self._unacked, self._ack_timer = 0, 0, None
         self._label_properties = pika.BasicProperties(delivery_mode=2 if qos else 1, content_type="application/json")
         self._thread: threading.Thread | None = None
+        self._opened = False  # a channel was opened on the current connection
         self.error: str | None = None  # why the last connection attempt failed
 
     # -- life cycle (any thread) ----------------------------------------------------------------
@@ -124,7 +125,8 @@ class Link:
         conn.ioloop.stop()
 
     def _on_closed(self, conn, reason) -> None:
-        was = self.connected.is_set()
+        was = self._opened  # (readings may have come before every consumer was confirmed)
+        self._opened = False
         self.connected.clear()
         self._channel, self.active, self._releasing, self._tags = None, set(), set(), {}
         self._unacked, self._ack_timer = 0, None
@@ -142,7 +144,7 @@ class Link:
         conn.channel(on_open_callback=self._on_channel)
 
     def _on_channel(self, channel) -> None:
-        self._channel = channel
+        self._channel, self._opened = channel, True
         channel.add_on_close_callback(lambda ch, reason: self._conn.is_open and self._conn.close())
         channel.basic_qos(prefetch_count=self.prefetch, callback=lambda _: self._presence())
 
@@ -262,6 +264,8 @@ class Link:
             self._conn.channel(on_open_callback=opened)
 
     def _cancel_all(self) -> None:
+        if self._channel is None or not self._channel.is_open:
+            return
         for tag in list(self._tags):
             partition = self._tags[tag]
 

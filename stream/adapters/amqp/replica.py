@@ -130,8 +130,12 @@ class Replica(Daemon):
         self.replica_counts["acquired"] += 1
         log.info("partition %d is ours now (%d held)", partition, len(self.link.active))
         self._soon_do("announce", 0.02, self._announce)
+        self._soon_do("check", 0.01, self._check_peers)  # came to us unasked: has its holder died?
         self._soon_do("balance", 0.05, self._balance)
-        for peer in self.roster.peers(time.monotonic()):  # came to us unasked: has its holder died?
+
+    def _check_peers(self) -> None:
+        self._soon.discard("check")
+        for peer in self.roster.peers(time.monotonic()):
             self.link.check_alive(self.topology.presence_queue(peer), lambda alive, peer=peer: alive or self._gone(peer))
 
     def _on_released(self, partition: int) -> None:
