@@ -40,12 +40,12 @@ class Fleet:
                 self.stats[said["client_id"]] = said
                 self.by_pid[said.get("pid", 0)] = said["client_id"]
 
-    def start(self, n: int = 1) -> list[subprocess.Popen]:
+    def start(self, n: int = 1, extra: tuple = ()) -> list[subprocess.Popen]:
         started = []
         for _ in range(n):
             log = open(self.folder / f"replica-{self.prefix}-{len(self.procs)}.log", "w")
             proc = subprocess.Popen([sys.executable, "-m", "harstream", "serve", "--amqp", self.node.amqp_url, "--broker", self.node.mqtt_url,
-                                     "--prefix", self.prefix, "--model", self.model, "--stats-interval", "0.5", *self.extra],
+                                     "--prefix", self.prefix, "--model", self.model, "--stats-interval", "0.5", *self.extra, *extra],
                                     stderr=log, stdout=subprocess.DEVNULL, env=self.env, cwd=ROOT)
             self.procs.append(proc)
             started.append(proc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import urllib.request
 from collections import defaultdict
 
 import pytest
@@ -147,7 +148,10 @@ def test_a_user_with_the_printed_permissions_runs_replicas(fleet, rabbit, record
     rabbit.ctl("add_user", "replica-user", "s3cret")
     rabbit.ctl("set_permissions", "-p", "/", "replica-user", *PERMISSIONS)
     f = fleet("perm", env={"HARSTREAM_PASSWORD": "s3cret"}, extra=("--username", "replica-user"))
-    f.start(2)
+    port = free_port()
+    first = f.start(1, extra=("--metrics-port", str(port)))[0]
+    f.wait_spread([12], timeout=40)
+    f.start(1)
     f.wait_spread([6, 6], timeout=40)
     labels = clients.Collector(rabbit.mqtt_port, ["perm/+/activity"], "perm-labels")
     phones = Phones(rabbit.mqtt_port, "perm", recording.raw, devices=4).start()
@@ -156,6 +160,10 @@ def test_a_user_with_the_printed_permissions_runs_replicas(fleet, rabbit, record
     found = labels_by_device(labels)
     labels.close()
     assert set(found) == set(phones.sent)
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    said = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("harstream_replica_"))
+    assert float(said["harstream_replica_partitions"]) == len(f.held(first)) == 6
+    assert float(said["harstream_replica_released_total"]) == 6 and float(said["harstream_replica_acquired_total"]) == 12
 
 
 def test_rabbitmq_setup_declares_once_and_refuses_a_mismatch(rabbit):

@@ -44,6 +44,15 @@ def start(daemon, port: int, addr: str = "0.0.0.0"):
             yield GaugeMetricFamily("harstream_devices", "Devices with state", value=len(daemon.intake.last_seen))
             yield GaugeMetricFamily("harstream_queue", "Windows waiting for the model", value=len(daemon.worker.queue))
             yield GaugeMetricFamily("harstream_connected", "1 while connected to the broker", value=float(daemon.connected.is_set()))
+            replica = getattr(daemon, "replica_counts", None)
+            if replica is not None:  # one of several replicas behind RabbitMQ (adapters.amqp)
+                for key, what in [("acquired", "Partitions this replica became the active consumer of"),
+                                  ("released", "Partitions this replica let go (or lost with its connection)"),
+                                  ("redelivered", "Readings another replica had taken and not acknowledged"),
+                                  ("devices_handed_over", "Devices whose state this replica dropped as they moved on"),
+                                  ("samples_dropped", "Samples of windows in progress dropped as devices moved on")]:
+                    yield CounterMetricFamily(f"harstream_replica_{key}", what, value=replica[key])
+                yield GaugeMetricFamily("harstream_replica_partitions", "Partitions this replica holds", value=len(daemon.link.active))
 
     registry.register(Counts())
     start_http_server(port, addr=addr, registry=registry)
