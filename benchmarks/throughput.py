@@ -148,13 +148,18 @@ def daemon_drain(broker: Mosquitto, model, shape: str, messages) -> tuple[float,
     daemon = Daemon(Settings(broker=broker.url, client_id=f"bench-daemon-{shape}", stats_interval=3600), model)
     daemon.start()
     time.sleep(0.3)
-    expected = windows_in(shape)
+    expected, labelled, done = windows_in(shape), [0], threading.Event()
+
+    def seen(waited, per_window):  # told of each label as it is handed over: no polling thread to take turns with
+        labelled[0] += 1
+        if labelled[0] == expected:
+            done.set()
+
+    daemon.worker.observers.append(seen)
     t0 = time.perf_counter()
     blast(broker, messages)
-    while daemon.counts["labels"] < expected:
-        if time.perf_counter() - t0 > 300:
-            raise RuntimeError(f"the daemon labelled {daemon.counts['labels']} of {expected} windows")
-        time.sleep(0.002)
+    if not done.wait(300):
+        raise RuntimeError(f"the daemon labelled {labelled[0]} of {expected} windows")
     elapsed = time.perf_counter() - t0
     daemon.stop()
     return elapsed, daemon
