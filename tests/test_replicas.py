@@ -103,7 +103,9 @@ def test_a_killed_replica_loses_at_most_each_devices_window_in_progress(fleet, r
     status = clients.Collector(rabbit.mqtt_port, ["kill/status"], "kill-status").take(1, 10)
     assert status and status[0][1:] == (b"online", True), "the victim's last will is answered by the survivors"
     assert set(found) == set(phones.sent), "every device labelled"
-    moves = check_continuity(found, max_gap_samples=WINDOW)
+    # lost per move: what the victim took after its last label's window (under a hop, 64 readings), and what a
+    # survivor took before passing the partition on at once to another with room (here 21-26 in all)
+    moves = check_continuity(found, max_gap_samples=STEP + 16)
     assert moves, "the killed replica's devices moved"
     end = max(l["end"] for ls in found.values() for l in ls)
     for device, ls in found.items():  # every device, moved or not, labelled to the end
