@@ -161,7 +161,9 @@ def cmd_rabbitmq_setup(args) -> int:
     except TopologyError as exc:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # pika's connection errors
-        raise UsageError(f"RabbitMQ {settings.amqp}: {exc!r}") from None
+        from .adapters.amqp.replica import why_not
+
+        raise UsageError(f"RabbitMQ {settings.amqp}: cannot declare ({why_not(exc)})") from None
     print("\n".join(f"declared {line}" for line in done))
     from .adapters.amqp.topology import permissions_command
 

@@ -193,3 +193,4 @@ def test_serve_amqp_refuses_bad_settings_in_one_line(rabbit):
     closed = f"amqp://127.0.0.1:{free_port()}"
     assert "cannot connect (Connection refused)" in one_line_error(
         harstream("serve", "--amqp", closed, "--connect-timeout", "0", "--model", "models/lstm.tflite", check=False))
+    assert "cannot declare (Connection refused)" in one_line_error(harstream("rabbitmq-setup", "--amqp", closed, check=False))
