@@ -152,23 +152,12 @@ def cmd_rabbitmq_setup(args) -> int:
     if not settings.amqp:
         raise UsageError("rabbitmq-setup: give the broker with --amqp amqp://HOST (or amqp in the settings file)")
     _replica()
-    from .adapters.amqp import Topology, TopologyError, declare
-    from .adapters.amqp.link import parameters
+    from .adapters.amqp import TopologyError, set_up
 
-    topology = Topology(settings.prefix, settings.partitions)
     try:
-        done = declare(parameters(settings, "harstream-setup"), topology, topology.bindings(settings.sensor_logger_topic))
+        print("\n".join(set_up(settings)))
     except TopologyError as exc:
         raise UsageError(str(exc)) from None
-    except Exception as exc:  # pika's connection errors
-        from .adapters.amqp.replica import why_not
-
-        raise UsageError(f"RabbitMQ {settings.amqp}: cannot declare ({why_not(exc)})") from None
-    print("\n".join(f"declared {line}" for line in done))
-    from .adapters.amqp.topology import permissions_command
-
-    params = parameters(settings, "harstream-setup")
-    print(f"a replica's user needs: {permissions_command(params.credentials.username, params.virtual_host)}")
     return 0
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pika
 from pika.exceptions import AMQPConnectionError, ChannelClosedByBroker
 
-from .topology import QUEUE_ARGUMENTS, Topology
+from .link import parameters
+from .topology import QUEUE_ARGUMENTS, Topology, permissions_command
 
 
 class TopologyError(Exception):
@@ -53,4 +54,36 @@ def declare(params: pika.ConnectionParameters, topology: Topology, bindings: lis
     return done
 
 
-__all__ = ["AMQPConnectionError", "TopologyError", "declare"]
+def set_up(settings) -> list[str]:
+    """``harstream rabbitmq-setup``: declare the topology of these settings; the lines to print.  Raises
+    TopologyError, with the reason in one line, also when the broker cannot be reached."""
+    topology = Topology(settings.prefix, settings.partitions)
+    params = parameters(settings, "harstream-setup")
+    try:
+        done = declare(params, topology, topology.bindings(settings.sensor_logger_topic))
+    except TopologyError:
+        raise
+    except Exception as exc:  # pika's connection errors, a name that does not resolve
+        raise TopologyError(f"RabbitMQ {settings.amqp}: cannot declare ({why_not(exc)})") from None
+    return [f"declared {line}" for line in done] + [
+        f"a replica's user needs: {permissions_command(params.credentials.username, params.virtual_host)}"]
+
+
+def why_not(exc: Exception) -> str:
+    """What pika's connection error wraps (an error in an error), in a few words.
+
+    >>> why_not(Exception(Exception(ConnectionRefusedError(111, "Connection refused"))))
+    'Connection refused'
+    """
+    inner = exc
+    for _ in range(5):
+        if isinstance(inner, OSError) and inner.strerror:
+            return inner.strerror
+        wrapped = getattr(inner, "exception", None) or (inner.args[0] if inner.args else None)  # (pika keeps it in .exception)
+        if not isinstance(wrapped, Exception):
+            break
+        inner = wrapped
+    return str(inner) or type(inner).__name__
+
+
+__all__ = ["AMQPConnectionError", "TopologyError", "declare", "set_up", "why_not"]

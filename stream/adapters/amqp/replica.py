@@ -21,7 +21,7 @@ from collections import Counter, defaultdict, deque
 from ..mqtt.daemon import Daemon
 from ..mqtt.publisher import _dumps
 from .balance import Roster, to_release
-from .declare import TopologyError, declare
+from .declare import TopologyError, declare, why_not
 from .link import Link, parameters
 from .topology import Topology, routing_key, topic
 
@@ -29,23 +29,6 @@ log = logging.getLogger("harstream")
 # pika says every channel opened at INFO and every failed connection attempt, with a traceback, at ERROR:
 # the link and the replica say what matters, once, in one line.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
-
-
-def why_not(exc: Exception) -> str:
-    """What pika's connection error wraps (an error in an error), in a few words.
-
-    >>> why_not(Exception(Exception(ConnectionRefusedError(111, "Connection refused"))))
-    'Connection refused'
-    """
-    inner = exc
-    for _ in range(5):
-        if isinstance(inner, OSError) and inner.strerror:
-            return inner.strerror
-        wrapped = getattr(inner, "exception", None) or (inner.args[0] if inner.args else None)  # (pika keeps it in .exception)
-        if not isinstance(wrapped, Exception):
-            break
-        inner = wrapped
-    return str(inner) or type(inner).__name__
 
 
 class Replica(Daemon):
