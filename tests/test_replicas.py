@@ -194,3 +194,16 @@ def test_serve_amqp_refuses_bad_settings_in_one_line(rabbit):
     assert "cannot connect (Connection refused)" in one_line_error(
         harstream("serve", "--amqp", closed, "--connect-timeout", "0", "--model", "models/lstm.tflite", check=False))
     assert "cannot declare (Connection refused)" in one_line_error(harstream("rabbitmq-setup", "--amqp", closed, check=False))
+
+
+def test_a_partition_queue_deleted_under_a_replica_is_declared_again(fleet, rabbit):
+    f = fleet("deleted")
+    f.start(1)
+    f.wait_spread([12], timeout=40)
+    rabbit.ctl("delete_queue", "harstream.deleted.p03")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "harstream.deleted.p03" not in rabbit.ctl("list_queues", "name", "--quiet"):
+        time.sleep(0.5)
+    assert "harstream.deleted.p03" in rabbit.ctl("list_queues", "name", "--quiet")
+    time.sleep(1.5)  # stats from after the reconnection
+    f.wait_spread([12], timeout=20)

@@ -56,8 +56,9 @@ class Link:
     ACK_WAIT_S = 0.005
 
     def __init__(self, params: pika.ConnectionParameters, topology: Topology, replica: str, prefetch: int,
-                 on_reading, on_acquired, on_released, on_lost, on_ready, on_presence, qos: int = 1):
+                 on_reading, on_acquired, on_released, on_lost, on_ready, on_presence, qos: int = 1, prepare=None):
         self.params, self.topology, self.replica, self.prefetch = params, topology, replica, prefetch
+        self.prepare = prepare  # called before every connection but the first: declares the topology again
         self.on_reading, self.on_acquired, self.on_released = on_reading, on_acquired, on_released
         self.on_lost, self.on_ready, self.on_presence = on_lost, on_ready, on_presence
         self.stopping = threading.Event()
@@ -109,8 +110,18 @@ class Link:
 
     # -- the link's thread ----------------------------------------------------------------------
     def _run(self) -> None:
-        delay = 1.0
+        delay, first = 1.0, True
         while not self.stopping.is_set():
+            if not first and self.prepare is not None:
+                try:  # a queue deleted, a broker reset: what we consume from must be there again
+                    self.prepare()
+                except Exception as exc:
+                    self.error = str(exc) or type(exc).__name__
+                    log.warning("RabbitMQ: cannot declare the partitions (%s); trying again", self.error)
+                    delay = min(delay * 2, 10.0)
+                    self.stopping.wait(delay)
+                    continue
+            first = False
             self._conn = pika.SelectConnection(self.params, on_open_callback=self._on_open,
                                                on_open_error_callback=self._on_open_error, on_close_callback=self._on_closed)
             self._conn.ioloop.start()  # until _on_closed or _on_open_error stops it
@@ -146,6 +157,7 @@ class Link:
     def _on_channel(self, channel) -> None:
         self._channel, self._opened = channel, True
         channel.add_on_close_callback(lambda ch, reason: self._conn.is_open and self._conn.close())
+        channel.add_on_cancel_callback(self._on_broker_cancel)
         channel.basic_qos(prefetch_count=self.prefetch, callback=lambda _: self._presence())
 
     def _presence(self) -> None:
@@ -181,6 +193,14 @@ class Link:
         tag = self._channel.basic_consume(self.topology.queue(partition), self._on_message,
                                           callback=(lambda _: then(partition)) if then else None)
         self._tags[tag] = partition
+
+    def _on_broker_cancel(self, frame) -> None:
+        """The broker cancelled a consumer of ours: its queue was deleted.  Start again: reconnect, declare."""
+        partition = self._tags.get(frame.method.consumer_tag)
+        log.warning("RabbitMQ cancelled our consumer of %s (the queue deleted?); reconnecting to declare it again",
+                    self.topology.queue(partition) if partition is not None else frame.method.consumer_tag)
+        if self._conn is not None and self._conn.is_open:
+            self._conn.close()
 
     def _on_message(self, channel, method, properties, body) -> None:
         partition = self._tags.get(method.consumer_tag)

@@ -55,7 +55,8 @@ class Replica(Daemon):
         self.intake.on_evicted = self._on_evicted
         self.link = Link(self.params, self.topology, self.client_id, settings.amqp_prefetch,
                          on_reading=self._on_reading, on_acquired=self._on_acquired, on_released=self._on_released,
-                         on_lost=self._on_lost, on_ready=self._on_ready, on_presence=self._on_presence, qos=settings.qos)
+                         on_lost=self._on_lost, on_ready=self._on_ready, on_presence=self._on_presence, qos=settings.qos,
+                         prepare=lambda: declare(self.params, self.topology, self.topology.bindings(settings.sensor_logger_topic)))
 
     # -- MQTT: only the service's own topics; readings come from RabbitMQ --------------------------
     def _topics(self):
