@@ -117,6 +117,16 @@ def _read_acks(sock: socket.socket, n: int) -> None:
         want -= len(chunk)
 
 
+def _until(done: threading.Event, broker, messages, shortfall) -> float:
+    """Seconds from writing the flood until ``done`` (both subscribers wait on an event: a thread polling
+    would take the interpreter lock from the one under test); ``shortfall()`` says what was missing."""
+    t0 = time.perf_counter()
+    blast(broker, messages)
+    if not done.wait(300):
+        raise RuntimeError(shortfall())
+    return time.perf_counter() - t0
+
+
 def bare_drain(broker: Mosquitto, messages) -> float:
     """Seconds for a paho subscriber that only parses each message to take the flood."""
     n, done, count = len(messages), threading.Event(), [0]
@@ -133,11 +143,7 @@ def bare_drain(broker: Mosquitto, messages) -> float:
     client.loop_start()
     client.subscribe("har/+/imu", 1)
     time.sleep(0.3)
-    t0 = time.perf_counter()
-    blast(broker, messages)
-    if not done.wait(300):
-        raise RuntimeError(f"the bare subscriber got {count[0]} of {n} messages")
-    elapsed = time.perf_counter() - t0
+    elapsed = _until(done, broker, messages, lambda: f"the bare subscriber got {count[0]} of {n} messages")
     client.disconnect()
     client.loop_stop()
     return elapsed
@@ -150,17 +156,13 @@ def daemon_drain(broker: Mosquitto, model, shape: str, messages) -> tuple[float,
     time.sleep(0.3)
     expected, labelled, done = windows_in(shape), [0], threading.Event()
 
-    def seen(waited, per_window):  # told of each label as it is handed over: no polling thread to take turns with
+    def seen(waited, per_window):  # told of each label as it is handed over
         labelled[0] += 1
         if labelled[0] == expected:
             done.set()
 
     daemon.worker.observers.append(seen)
-    t0 = time.perf_counter()
-    blast(broker, messages)
-    if not done.wait(300):
-        raise RuntimeError(f"the daemon labelled {labelled[0]} of {expected} windows")
-    elapsed = time.perf_counter() - t0
+    elapsed = _until(done, broker, messages, lambda: f"the daemon labelled {labelled[0]} of {expected} windows")
     daemon.stop()
     return elapsed, daemon
 
