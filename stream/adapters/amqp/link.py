@@ -25,7 +25,7 @@ import pika
 from pika.exceptions import AMQPError
 
 from ..config import Settings
-from .topology import QUEUE_ARGUMENTS, Topology
+from .topology import Topology
 
 log = logging.getLogger("harstream")
 
@@ -78,6 +78,14 @@ class Link:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="harstream-amqp", daemon=True)
         self._thread.start()
+
+    def on_thread(self) -> bool:
+        """Whether the caller runs on the link's thread (where pika may be called directly)."""
+        return threading.current_thread() is self._thread
+
+    def held(self) -> list[int]:
+        """The partitions we hold and are not letting go."""
+        return [p for p in self.active if p not in self._releasing]
 
     def call(self, fn, *args) -> bool:
         """Run ``fn(*args)`` on the link's thread; False if there is no connection to run it on."""

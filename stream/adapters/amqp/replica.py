@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections import Counter, defaultdict, deque
 
@@ -47,7 +46,6 @@ class Replica(Daemon):
         self._devices_of: dict[int, set[str]] = defaultdict(set)  # partition -> devices heard on it
         self._partition_of: dict[str, int] = {}
         self._soon: set[str] = set()  # link-thread jobs already scheduled
-        self._labelled = False
         self._peers: set[str] = set()
         self._probed = 0.0
         self._outbox: deque[tuple[str, bytes]] = deque()  # labels on their way to the link's thread
@@ -86,19 +84,15 @@ class Replica(Daemon):
             if windows:
                 self.worker.put(windows)
 
-    def _deliver(self, label) -> None:
+    def _send_label(self, label) -> None:
         """Labels leave in the order they were made, from whichever thread made them: through one outbox,
         emptied on the link's thread (a label made there must not overtake one waiting to be sent)."""
         self._outbox.append((routing_key(f"{self.settings.prefix}/{label.device}/activity"), _dumps(label.to_dict())))
-        if threading.current_thread() is self.link._thread:
+        if self.link.on_thread():
             self._send()
         elif not self.link.call(self._send):
             self._send(drop=True)
-        if self.settings.ha_discovery:
-            self.publisher.attributes(label.device, {"placement": label.placement, "model": label.model})
-        if not self._labelled:
-            self._labelled = True
-            log.info("first label: %s is %s (%.2f)", label.device, label.activity, label.confidence)
+        self.publisher.noted(label)
 
     def _send(self, drop: bool = False) -> None:
         while self._outbox:
@@ -126,7 +120,7 @@ class Replica(Daemon):
         devices = self._devices_of.pop(partition, set())
         for device in devices:
             self._partition_of.pop(device, None)
-        dropped = self.intake.hand_over(devices, self.worker._enqueue)
+        dropped = self.intake.hand_over(devices, self.worker.enqueue)
         self.replica_counts["released"] += 1
         self.replica_counts["devices_handed_over"] += len(devices)
         self.replica_counts["samples_dropped"] += dropped
@@ -153,11 +147,7 @@ class Replica(Daemon):
         self._soon.clear()
         self.replica_counts["samples_dropped"] += self.intake.hand_over(devices, lambda windows: None)
         self.replica_counts["devices_handed_over"] += len(devices)
-        w = self.worker
-        with w.cond:
-            self.replica_counts["windows_dropped"] += len(w.queue.take(len(w.queue) + 1))
-            while w.busy:  # a batch in hand: its labels find no connection, and are dropped
-                w.cond.wait(0.01)
+        self.replica_counts["windows_dropped"] += self.worker.drop_all()  # a batch in hand finds no connection
 
     def _on_ready(self) -> None:
         self._probe()
@@ -208,7 +198,7 @@ class Replica(Daemon):
 
     def _balance(self) -> None:
         self._soon.discard("balance")
-        held = [p for p in self.link.active if p not in self.link._releasing]
+        held = self.link.held()
         n = to_release(len(held), self.roster, self.topology.partitions, time.monotonic())
         # the partitions with the fewest devices: the least lost
         for partition in sorted(held, key=lambda p: (len(self._devices_of.get(p, ())), p))[:n]:

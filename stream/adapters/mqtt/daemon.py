@@ -67,6 +67,7 @@ class Daemon:
         self.worker = Worker(self.recognizer, self.counts, self._deliver, settings.max_queue,
                              settings.max_queue_per_device, settings.max_batch, self.stopping, flush=self.intake.flush_due)
         self._fatal: str | None = None
+        self._labelled = False
         self._ever_connected = False
         self._connected_at = 0.0
         self._short_sessions = 0  # connections in a row the broker closed within seconds of accepting them
@@ -260,9 +261,13 @@ class Daemon:
                          self.worker.queue.dropped)
 
     def _deliver(self, label) -> None:
-        self.publisher.label(label)
-        if not self.counts["labels"]:  # the first of this run (counted after delivery): it works, say so
+        self._send_label(label)
+        if not self._labelled:  # the first of this run: it works, say so
+            self._labelled = True
             log.info("first label: %s is %s (%.2f)", label.device, label.activity, label.confidence)
+
+    def _send_label(self, label) -> None:
+        self.publisher.label(label)
 
     # -- life cycle ---------------------------------------------------------------------------
     def warm_up(self) -> None:

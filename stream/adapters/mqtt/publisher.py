@@ -46,6 +46,10 @@ class Publisher:
         info = self.client.publish(f"{self.settings.prefix}/{label.device}/activity", _dumps(label.to_dict()), qos=self.settings.qos)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # broker away and max_pending_labels held already
             self.counts["dropped_labels"] += 1
+        self.noted(label)
+
+    def noted(self, label: Label) -> None:
+        """What a label changes besides its own topic: the device's attributes, for Home Assistant."""
         if self.settings.ha_discovery:
             self.attributes(label.device, {"placement": label.placement, "model": label.model})
 

@@ -83,7 +83,8 @@ class Worker:
                 if len(self.queue):
                     self.cond.notify()
 
-    def _enqueue(self, windows: list[Window]) -> None:
+    def enqueue(self, windows: list[Window]) -> None:
+        """Windows into the queue, for the worker thread only (``put`` may classify them at once)."""
         with self.cond:
             self._queue(windows, time.perf_counter())
 
@@ -92,6 +93,16 @@ class Worker:
         self.counts["windows"] += len(windows)
         for w in windows:
             self.queue.put(w.device, (w.completed or now, w))
+
+    def drop_all(self) -> int:
+        """Drop every window waiting, and wait for a batch in hand to be delivered: none of them may be
+        labelled from now on (adapters.amqp, whose readings go to another replica).  Returns the windows
+        dropped from the queue."""
+        with self.cond:
+            dropped = len(self.queue.take(len(self.queue) + 1))
+            while self.busy:
+                self.cond.wait(0.01)
+        return dropped
 
     def wake(self) -> None:
         with self.cond:
@@ -119,7 +130,7 @@ class Worker:
             time.sleep(self.gather_s)
         if self._due and self.flush is not None:
             self._due = False
-            self.flush(self._enqueue)
+            self.flush(self.enqueue)
         with self.cond:
             if self.busy:  # the network thread classifies a batch of its own: wait for it, for the order
                 return True
