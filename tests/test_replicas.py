@@ -207,3 +207,28 @@ def test_a_partition_queue_deleted_under_a_replica_is_declared_again(fleet, rabb
     assert "harstream.deleted.p03" in rabbit.ctl("list_queues", "name", "--quiet")
     time.sleep(1.5)  # stats from after the reconnection
     f.wait_spread([12], timeout=20)
+
+
+def test_garbage_on_the_presence_exchange_disturbs_no_replica(fleet, rabbit, recording):
+    import pika
+
+    f = fleet("noise")
+    f.start(2)
+    f.wait_spread([6, 6], timeout=40)
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit.amqp_url))
+    channel = conn.channel()
+    for body in (b"{", b"\xff\xfe", b"[]", b'{"replica": 5}', b'{"replica": "x", "held": "many"}', b'{"held": 3}'):
+        channel.basic_publish("harstream.noise.replicas", "", body)
+    conn.close()
+    labels = clients.Collector(rabbit.mqtt_port, ["noise/+/activity"], "noise-labels")
+    phones = Phones(rabbit.mqtt_port, "noise", recording.raw, devices=4).start()
+    time.sleep(4)
+    phones.stop()
+    found = labels_by_device(labels)
+    labels.close()
+    assert len(f.alive()) == 2 and set(found) == set(phones.sent)
+    time.sleep(1)
+    assert f.spread() == [6, 6]
+    for log in f.folder.glob("replica-noise-*.log"):  # not even a reconnection
+        text = log.read_text()
+        assert "Traceback" not in text and "lost the connection" not in text, text[-2000:]
