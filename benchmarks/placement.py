@@ -195,7 +195,7 @@ def main(argv=None) -> int:
     models["anywhere (default)"] = default
     trained_on = {"hcnn (previous default)": "HAPT (waist)", "anywhere-waist-only": "HAPT (waist)",
                   "anywhere-pocket-only": "MotionSense (pocket)", "anywhere (default)": "both"}
-    sets = {"HAPT test subjects (waist)": scored_windows(args.hapt), "MotionSense validation subjects (pocket)": scored_windows(args.motionsense)}
+    sets = {"HAPT test subjects (waist)": scored_windows(args.hapt), "MotionSense validation subjects (pocket)": scored_windows(args.motionsense).classes(6)}
     hapt_recs = [Recording.from_dataset(rec) for rec in read_recordings(args.hapt, subjects=set(TEST_SUBJECTS))]
     pocket_recs = [Recording.from_dataset(rec) for rec in read_recordings(args.motionsense, subjects=set(POCKET_SUBJECTS))]
     r = {

@@ -47,7 +47,7 @@ def test_evaluate_bad_model_is_one_clear_line(hapt_dir):
 
 def test_predict_prints_one_label_per_window(model_path, recording):
     lines = harstream("predict", "stream/data/exp04_user02.csv.gz", "--model", model_path, "--json").stdout.splitlines()
-    assert len(lines) == (len(recording) - 128) // 64 + 1
+    assert len(lines) == (len(recording) - 128) // 64 + 1 + 1  # and a summary: the recording has its truth
     first = json.loads(lines[0])
     assert first["seq"] == 0 and first["activity"] in first["probabilities"] and "truth" in first
 
@@ -55,7 +55,8 @@ def test_predict_prints_one_label_per_window(model_path, recording):
 def test_predict_a_hapt_experiment_pair(hapt_dir, model_path):
     plain = harstream("predict", hapt_dir / "RawData" / "acc_exp04_user02.txt", "--model", model_path).stdout.splitlines()
     csv = harstream("predict", "stream/data/exp04_user02.csv.gz", "--model", model_path).stdout.splitlines()
-    assert [line.split()[2] for line in plain] == [line.split()[2] for line in csv]
+    assert not plain[-1].startswith("streaming accuracy") and csv[-1].startswith("streaming accuracy")  # only the CSV has truth
+    assert [line.split()[2] for line in plain] == [line.split()[2] for line in csv[:-1]]
 
 
 def test_export_csv_round_trips(hapt_dir, tmp_path, model_path):
@@ -179,5 +180,5 @@ def test_predict_warns_of_gaps_and_draws_a_timeline(tmp_path, model_path, record
     write_csv(Recording(t, recording.raw[:n], recording.labels[:n], "gap"), path)
     proc = harstream("predict", path, "--model", model_path, "--plot", tmp_path / "gap.png")
     assert "1 gaps of over 1 s" in proc.stderr
-    assert len(proc.stdout.splitlines()) == 2 * ((500 - 128) // 64 + 1)
+    assert len(proc.stdout.splitlines()) == 2 * ((500 - 128) // 64 + 1) + 1  # and the summary: the recording has truth
     assert (tmp_path / "gap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -75,6 +75,7 @@ def test_recognizer_batches_devices_and_smooths(model, recording):
     assert all(abs(sum(lab.probabilities.values()) - 1) < 1e-4 for lab in labels)
     alone = Recognizer(model).feed("b", recording.t[5000:6000], recording.raw[5000:6000])
     assert [lab.activity for lab in labels if lab.device == "b"] == [lab.activity for lab in alone]
-    smoothed = Recognizer(model, smoothing=3).feed("b", recording.t[5000:6000], recording.raw[5000:6000])
+    alone = Recognizer(model, stay=0).feed("b", recording.t[5000:6000], recording.raw[5000:6000])
+    smoothed = Recognizer(model, smoothing=3, stay=0).feed("b", recording.t[5000:6000], recording.raw[5000:6000])
     p = np.array([list(lab.probabilities.values()) for lab in alone])
     np.testing.assert_allclose(list(smoothed[2].probabilities.values()), p[:3].mean(axis=0), atol=1e-9)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from harstream.adapters import config
 from harstream.adapters.replay import encode
-from harstream.core import Recognizer
+from harstream.core import ACTIVITIES, Recognizer
 from harstream.core.model import Model
 from harstream.core.placement import PlacementBelief
 from harstream.core.preprocess import turn
@@ -57,9 +57,10 @@ def test_motionsense_trials_become_recordings_in_the_projects_units_and_frame(tm
     path = write_motionsense(tmp_path / "ms.zip")
     assert detect(path).name == "motionsense"
     recs = read_motionsense(path)
-    assert [(r.subject, r.name) for r in recs] == [(101, "sit_5/sub_1"), (101, "wlk_7/sub_1"), (102, "sit_5/sub_2"), (102, "wlk_7/sub_2")]
+    assert [(r.subject, r.name) for r in recs] == [(101, "sit_5/sub_1"), (101, "wlk_7/sub_1"), (101, "jog_9/sub_1"),
+                                                   (102, "sit_5/sub_2"), (102, "wlk_7/sub_2"), (102, "jog_9/sub_2")]
     sit = recs[0]
-    assert sit.placement == "pocket" and set(sit.labels) == {4} and len(sit) == 300  # SITTING; jogging left out
+    assert sit.placement == "pocket" and set(sit.labels) == {4} and len(sit) == 300  # SITTING
     # total = gravity + user acceleration, negated into Android's signs; rotation rates keep theirs
     assert np.allclose(sit.acc.mean(axis=0), [-0.3, -0.3, 0.9], atol=0.01)
     walk = recs[1]
@@ -70,7 +71,8 @@ def test_motionsense_windows_carry_the_pocket_and_score_on_validation_subjects(t
     path = write_motionsense(tmp_path / "ms.zip", subjects=(1, 2, 5))
     windows = load_windows(path, use_cache=False)
     assert set(windows.subject) == {101, 102, 105} and set(windows.placement) == {1}
-    assert set(windows.y) == {0, 3}  # WALKING and SITTING
+    assert set(windows.y) == {0, 3, 6}  # WALKING, SITTING and RUNNING (jogging)
+    assert set(windows.for_labels(ACTIVITIES).y) == {0, 3}  # a model of the six leaves jogging out
     assert not len(windows.split()[1])  # no MotionSense subject is a HAPT test subject
     scored = scored_windows(path)
     assert set(scored.subject) == {102, 105} and set(VALIDATION_SUBJECTS) >= {102, 105}
@@ -198,7 +200,8 @@ def test_predict_and_evaluate_take_motionsense(tmp_path):
 
     path = write_motionsense(tmp_path / "ms.zip", subjects=(1, 2))
     out = harstream("predict", "wlk_7/sub_2", "--data", path, "--json", "--placement", "pocket").stdout.splitlines()
-    assert len(out) == (400 - 128) // 64 + 1 and json.loads(out[0])["placement"] == "pocket"
+    assert len(out) == (400 - 128) // 64 + 1 + 1 and json.loads(out[0])["placement"] == "pocket"  # the labels, then a summary
+    assert json.loads(out[-1])["summary"]["recall"] == {"WALKING": json.loads(out[-1])["summary"]["accuracy"]}
     assert "no recording named 'wlk_9/sub_2'" in one_line_error(harstream("predict", "wlk_9/sub_2", "--data", path, check=False))
     assert "invalid choice: 'hand'" in harstream("predict", "wlk_7/sub_2", "--data", path, "--placement", "hand", check=False).stderr
     scored = json.loads(harstream("evaluate", "--model", ROOT / "models" / "anywhere.tflite", "--data", path, "--json").stdout)

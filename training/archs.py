@@ -193,6 +193,42 @@ def build_anywhere(window, channels, classes, batch_size=None, placements=2):
     return keras.Model(inp, layers.Concatenate(name="outputs")(outputs + [placement]), name="anywhere")
 
 
+class GravityFrame(layers.Layer):
+    """The 12 preprocessed channels -> 7 that no turn of the phone changes but for the last three: body
+    acceleration along gravity and its size across it, the size of the rotation rate about gravity
+    (unsigned: the other pocket mirrors it) and across it, and gravity's direction in the phone's frame
+    (the clue to posture).  A phone of another make, worn at another angle, gives the same first four."""
+
+    def call(self, x):
+        body, gyro, gravity = x[..., 3:6], x[..., 6:9], x[..., 9:12]
+        up = gravity / ops.sqrt(ops.maximum(ops.sum(gravity * gravity, axis=-1, keepdims=True), 1e-6))
+        along = ops.sum(body * up, axis=-1, keepdims=True)
+        across = ops.sqrt(ops.maximum(ops.sum(body * body, axis=-1, keepdims=True) - along * along, 1e-8))
+        turn_along = ops.sum(gyro * up, axis=-1, keepdims=True)
+        turn_across = ops.sqrt(ops.maximum(ops.sum(gyro * gyro, axis=-1, keepdims=True) - turn_along * turn_along, 1e-8))
+        return ops.concatenate([along, across, ops.abs(turn_along), turn_across, up], axis=-1)
+
+
+def build_anyone(window, channels, classes, batch_size=None, placements=2, width=48):
+    """``anywhere``'s two heads on a trunk that reads ``GravityFrame``'s channels (training/anyone.py)."""
+    inp = _input(window, channels, batch_size)
+    h = layers.Normalization(axis=-1, name="normalize")(GravityFrame(name="gravity_frame")(inp))
+    for filters, kernel, pool in [(width, 7, False), (width, 5, True), (2 * width, 5, True), (2 * width, 3, False)]:
+        h = layers.Conv1D(filters, kernel, padding="same", use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.ReLU()(h)
+        if pool:
+            h = layers.MaxPooling1D(2)(h)
+    features = layers.Dropout(0.3)(layers.GlobalAveragePooling1D()(h))
+    placement = layers.Dense(placements, activation="softmax", name="placement")(features)
+    hidden = layers.Dense(48, activation="relu", name="activity_hidden")
+    activity = layers.Dense(classes, activation="softmax", name="activity")
+    none = ops.zeros_like(placement)
+    given = [none] + [none + ops.one_hot(k, placements) for k in range(placements)]
+    outputs = [activity(hidden(layers.Concatenate()([features, code]))) for code in given]
+    return keras.Model(inp, layers.Concatenate(name="outputs")(outputs + [placement]), name="anyone")
+
+
 def placement_loss(classes: int, placements: int, label_smoothing: float = 0.1, placement_weight: float = 0.3):
     """y_true = activity one-hot | placement one-hot.  The activity is learnt both with the placement
     unknown and given the true one; the placement head learns from every window."""

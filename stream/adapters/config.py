@@ -57,6 +57,9 @@ class Settings:
     persistent: bool = False  # a persistent session: QoS 1 readings wait at the broker while we are away
     model: str | None = None
     smoothing: int = 1
+    # The time filter: the chance that a device keeps its activity from one window to the next (1.28 s);
+    # 0: off, every window labelled alone.
+    time_filter: float = 0.9
     acc_units: str = "g"
     gyro_units: str = "rad/s"
     sensor_logger_topic: str = "sensor-logger"
@@ -75,7 +78,8 @@ class Settings:
     ha_prefix: str = "homeassistant"  # Home Assistant's discovery prefix (its MQTT integration's setting)
     ha_expire_after: int = 60  # seconds without a label before Home Assistant shows a device's activity as unavailable
     connect_timeout: float = 300.0  # at start, keep trying an unreachable broker this long (0: fail at once)
-    metrics_port: int = 0  # Prometheus metrics on http://0.0.0.0:PORT/metrics (0: off; needs the metrics extra)
+    metrics_port: int = 0  # Prometheus metrics on http://METRICS_HOST:PORT/metrics (0: off; needs the metrics extra)
+    metrics_host: str = "0.0.0.0"  # the address the metrics listen on: 0.0.0.0 every interface, 127.0.0.1 this host only
     log_level: str = "INFO"
     # Replicas behind RabbitMQ (adapters.amqp): readings from its partition queues, not MQTT subscriptions.
     amqp: str | None = None  # amqp://HOST[:PORT][/VHOST]: on; the broker setting then defaults to MQTT on the same host
@@ -144,6 +148,8 @@ class Settings:
             raise ConfigError(f"prefix {self.prefix!r}: a topic prefix without wildcards or a trailing /")
         if min(self.smoothing, self.max_queue, self.max_queue_per_device, self.max_batch, self.max_pending_labels, self.max_devices) < 1:
             raise ConfigError("smoothing, max_queue, max_queue_per_device, max_batch, max_pending_labels and max_devices must be at least 1")
+        if not 0.0 <= self.time_filter < 1.0:
+            raise ConfigError(f"time_filter {self.time_filter}: from 0 (off) up to, not including, 1")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"log_level {self.log_level!r}: use debug, info, warning, error or critical")
         if self.amqp is not None:

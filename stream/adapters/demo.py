@@ -22,7 +22,7 @@ def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json"
     broker = start_broker(broker_kind)
     kind = "Mosquitto" if broker.__class__.__name__ == "Mosquitto" else "the built-in broker"
     print(f"broker: {kind} on {broker.url}; model: {model.name} ({model.backend}); "
-          f"replaying {rec.name} ({len(rec) / 50:.0f} s of recording) at x{speed:g}", file=out)
+          f"replaying {rec.name} ({len(rec) / 50:.0f} s of recording) " + (f"at x{speed:g}" if speed > 0 else "as fast as it goes"), file=out)
     settings = Settings(broker=broker.url, client_id="harstream-demo", stats_interval=5.0)
     daemon = Daemon(settings, model)
     labels: queue.Queue = queue.Queue()

@@ -31,6 +31,13 @@ def load_recording(spec: str | Path, data: Path | None = None) -> Recording:
     from ..datasets.archive import parse_table
 
     path = Path(spec)
+    if data is None and str(spec).isdigit() and not path.exists():  # a HAPT experiment number: the default dataset
+        from ..datasets import default_data_path
+
+        try:
+            data = default_data_path()
+        except DatasetError as exc:
+            raise RecordingError(f"{spec}: an experiment number needs a dataset: {exc}") from None
     if path.name.startswith(("acc_exp", "gyro_exp")) and path.suffix == ".txt":
         acc_path = path.with_name(path.name.replace("gyro_exp", "acc_exp"))
         gyro_path = path.with_name(acc_path.name.replace("acc_exp", "gyro_exp"))

@@ -48,6 +48,12 @@ class ModelInfo:
     # then holds the activity with the placement unknown, the activity given each placement, and the
     # placement: len(labels) * (1 + len(placements)) + len(placements) columns.
     placements: list[str] = field(default_factory=list)
+    # A model with an UNKNOWN label: below this confidence (the top label's probability, after the
+    # device's filter) a window is UNKNOWN too; 0 never.  Chosen on validation windows.
+    unknown_threshold: float = 0.0
+    # How often each label was seen in training (the filter divides it out of the model's answers);
+    # empty: every label alike.
+    prior: list = field(default_factory=list)
 
     @property
     def outputs(self) -> int:

@@ -7,10 +7,13 @@
 ...     name = "still"
 ...     def predict(self, X):
 ...         return np.tile([0.1, 0.9], (len(X), 1))
->>> recognizer = Recognizer(Still())           # 200 samples: windows end at samples 128 and 192
->>> labels = recognizer.feed("phone", np.arange(200) / 50.0, np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], (200, 1)))
->>> [(label.seq, label.activity, label.confidence) for label in labels]
+>>> still = np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], (200, 1))
+>>> recognizer = Recognizer(Still(), stay=0)   # each window alone; 200 samples: windows end at samples 128 and 192
+>>> [(label.seq, label.activity, label.confidence) for label in recognizer.feed("phone", np.arange(200) / 50.0, still)]
 [(0, 'LAYING', 0.9), (1, 'LAYING', 0.9)]
+>>> recognizer = Recognizer(Still())           # the time filter (on by default): a day's prior, then evidence piling up
+>>> [(label.activity, round(label.confidence, 3)) for label in recognizer.feed("phone", np.arange(200) / 50.0, still)]
+[('LAYING', 0.783), ('LAYING', 0.961)]
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import preprocess
+from .activities import UNKNOWN
 from .placement import AUTO, PlacementBelief
+from .timefilter import ActivityFilter
 from .windows import MAX_GAP_S, DeviceStream, Window
 
 
@@ -47,6 +52,9 @@ class Recognizer:
     """Many devices and one model: ``push`` samples, ``classify`` completed windows in a batch.
 
     ``smoothing`` > 1 averages each device's probabilities over its last k windows.
+    ``stay`` is the time filter's chance of keeping an activity from one window to the next
+    (:class:`~.timefilter.ActivityFilter`); 0 labels every window alone.  A model that names a
+    ``unknown_threshold`` has its label turned UNKNOWN when the top label is less likely than that.
     With a placement-aware model each device carries a :class:`PlacementBelief`:
     ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
     ``"waist"``/``"pocket"``.  A window's placement comes from the windows up to and
@@ -59,12 +67,15 @@ class Recognizer:
     max_gap: float = MAX_GAP_S
     devices: dict = field(default_factory=dict)
     placement_for: object = None  # device -> "auto" | "waist" | "pocket"; None: "auto" for every device
+    stay: float = 0.9
 
     def __post_init__(self):
         info = self.model.info
         self._columns = [preprocess.CHANNELS.index(c) for c in info.channels]
         self._history: dict[str, deque] = {}
         self._placement: dict[str, PlacementBelief] = {}
+        self._filters: dict[str, ActivityFilter] = {}
+        self.labels = list(info.labels) + ([UNKNOWN] if getattr(info, "unknown_threshold", 0.0) and UNKNOWN not in info.labels else [])
 
     def placement(self, device: str) -> PlacementBelief:
         belief = self._placement.get(device)
@@ -72,6 +83,22 @@ class Recognizer:
             fixed = self.placement_for(device) if self.placement_for else AUTO
             belief = self._placement[device] = PlacementBelief(fixed)
         return belief
+
+    def timeline(self, device: str) -> ActivityFilter:
+        """The device's time filter."""
+        f = self._filters.get(device)
+        if f is None:
+            f = self._filters[device] = ActivityFilter(self.model.info.labels, getattr(self.model.info, "prior", None), self.stay)
+        return f
+
+    def carried(self, device: str) -> dict:
+        """What the device's labels carry from window to window (its placement belief and time filter),
+        for another process that takes the device over; ``restore`` puts it back."""
+        return {"placement": self.placement(device).log_odds, "filter": self.timeline(device).state()}
+
+    def restore(self, device: str, carried: dict) -> None:
+        self.placement(device).log_odds = float(carried.get("placement", 0.0))
+        self.timeline(device).restore(carried.get("filter") or {})
 
     def stream(self, device: str) -> DeviceStream:
         s = self.devices.get(device)
@@ -89,6 +116,7 @@ class Recognizer:
         self.devices.pop(device, None)
         self._history.pop(device, None)
         self._placement.pop(device, None)
+        self._filters.pop(device, None)
 
     def classify(self, windows: list[Window]) -> list[Label]:
         if not windows:
@@ -106,14 +134,18 @@ class Recognizer:
             probs = activity[np.arange(len(windows)), rows]
         else:
             probs, where = self.model.predict(X), [None] * len(windows)
+        threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
         out = []
         for w, p, place in zip(windows, probs, where):
             if self.smoothing > 1:
                 h = self._history.setdefault(w.device, deque(maxlen=self.smoothing))
                 h.append(p)
                 p = np.mean(h, axis=0)
+            if self.stay > 0.0:
+                p = self.timeline(w.device).update(p, w.start)
             k = int(np.argmax(p))
-            out.append(Label(w.device, w.seq, w.start, w.end, labels[k], float(p[k]),
+            activity = labels[k] if p[k] >= threshold else UNKNOWN
+            out.append(Label(w.device, w.seq, w.start, w.end, activity, float(p[k]),
                              {name: float(v) for name, v in zip(labels, p)}, self.model.name, place))
         return out
 

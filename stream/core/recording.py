@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .activities import HAPT_LABELS
+from .activities import HAPT_LABELS, RUNNING
 
 COLUMNS = ("t", "acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 #: The layout of the CSV messages devices publish (``t,ax,ay,az,gx,gy,gz``), read as well.
@@ -40,7 +40,7 @@ class Recording:
     @classmethod
     def from_dataset(cls, rec) -> "Recording":
         """From a dataset reader's recording (labels as HAPT activity ids)."""
-        names = np.array(("",) + HAPT_LABELS, dtype=object)
+        names = np.array(("",) + HAPT_LABELS + (RUNNING,), dtype=object)  # RUNNING's id follows HAPT's 12
         return cls(rec.t, rec.raw, names[rec.labels], rec.name)
 
 
@@ -69,6 +69,8 @@ def read_csv(path: str | Path) -> Recording:
             if _numbers(header) and len(header) == 7:  # no header: CSV lines as a device publishes them
                 header, start = list(MQTT_COLUMNS), 1
                 f = itertools.chain([first], f)
+            if not first.strip():
+                raise RecordingError(f"{path}: an empty file (expected a header {','.join(COLUMNS)}[,label], or lines of 7 numbers)")
             if tuple(header[:7]) not in (COLUMNS, MQTT_COLUMNS) or len(header) > 8 or (len(header) == 8 and header[7] != "label"):
                 raise RecordingError(f"{path}: header must be {','.join(COLUMNS)}[,label] or {','.join(MQTT_COLUMNS)}[,label] "
                                      f"(or none, for lines of 7 numbers), got {','.join(header)[:120]}")
@@ -121,6 +123,17 @@ def check_recording(rec: Recording, rate: float = 50.0, window: int = 128) -> li
     if span * rate + 1 < window:
         raise RecordingError(f"{name}: {len(rec)} samples over {span:.2f} s; a label needs {window} samples at "
                              f"{rate:g} Hz ({window / rate:.2f} s)")
+    step = float(np.median(dt)) if len(dt) else 0.0
+    if step > 1.0:
+        unit = " (t looks like milliseconds: divide it by 1000)" if 5 <= step <= 200 else ""
+        raise RecordingError(f"{name}: samples are {step:g} s apart (median); the daemon takes t in seconds and restarts "
+                             f"a device's window after a gap of over 1 s, so nothing would be labelled{unit}")
+    cuts = np.flatnonzero(dt > 1.0)
+    runs = np.diff(np.concatenate(([0], cuts + 1, [len(rec.t)])))
+    spans = [rec.t[b - 1] - rec.t[a] for a, b in zip(np.concatenate(([0], cuts + 1)), np.concatenate((cuts + 1, [len(rec.t)]))) if b > a]
+    if not any(span * rate + 1 >= window for span in spans):
+        raise RecordingError(f"{name}: no stretch of {window / rate:.2f} s without a gap of over 1 s ({len(runs)} stretches): "
+                             "nothing would be labelled")
     warnings = []
     gaps, repeats = int((dt > 1.0).sum()), int((dt == 0).sum())
     if gaps:

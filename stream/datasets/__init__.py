@@ -106,7 +106,7 @@ def default_data_path() -> Path:
 
 def _fingerprint(path: Path, reader: str) -> str:
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{reader}|{segment_windows.__module__}|windows-v2"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{reader}|{segment_windows.__module__}|windows-v3"
     from ..core import preprocess
 
     return hashlib.sha256(f"{key}|{preprocess.VERSION}".encode()).hexdigest()[:16]

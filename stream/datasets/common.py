@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core import preprocess
 from .archive import Archive, NotAnArchive
-from ..core.activities import ACTIVITIES
+from ..core.activities import ACTIVITIES, TRAINABLE, class_of  # noqa: F401  (TRAINABLE re-exported)
 from ..core.placement import PLACEMENTS, POCKET, WAIST  # noqa: F401  (re-exported for the readers)
 
 #: UCI HAR's test subjects; the other 21 of the 30 are for training.
@@ -32,7 +32,8 @@ class DatasetError(Exception):
 
 @dataclass
 class WindowSet:
-    """Labelled windows: X (n, window, channels) float32, y (n,) class index 0..5, subject (n,),
+    """Labelled windows: X (n, window, channels) float32, y (n,) class index into ``TRAINABLE`` (0..5 the
+    six activities, 6 RUNNING), subject (n,),
     placement (n,) index into ``PLACEMENTS`` (where the phone was worn)."""
 
     X: np.ndarray
@@ -59,6 +60,18 @@ class WindowSet:
             raise DatasetError("cannot join datasets with different channels: " + "; ".join(f"{s.source}: {s.channels}" for s in sets))
         return cls(*(np.concatenate([getattr(s, f) for s in sets]) for f in ("X", "y", "subject")), channels,
                    " + ".join(s.source for s in sets), np.concatenate([s.placement for s in sets]))
+
+    def classes(self, count: int) -> "WindowSet":
+        """Only the windows of the first ``count`` classes (six for a model without RUNNING)."""
+        return self.where(self.y < count)
+
+    def for_labels(self, labels) -> "WindowSet":
+        """Only the windows whose activity is one of a model's ``labels``, ``y`` its index there."""
+        names = np.array(TRAINABLE)[self.y]
+        keep = np.isin(names, list(labels))
+        kept = self.where(keep)
+        kept.y = np.array([list(labels).index(n) for n in names[keep]], dtype=self.y.dtype)
+        return kept
 
     def subjects(self, ids) -> "WindowSet":
         return self.where(np.isin(self.subject, list(ids)))
@@ -136,17 +149,18 @@ class Recording:
 
 def segment_windows(recordings: list[Recording], window: int = WINDOW, step: int = STEP, source: str = "") -> WindowSet:
     """UCI HAR's windows: each recording preprocessed whole (causally), then every labelled
-    segment of activities 1..6 cut into ``window`` samples every ``step``."""
+    segment of an activity (the six, and RUNNING: ``class_of``) cut into ``window`` samples every ``step``."""
     xs, ys, subjects, placements = [], [], [], []
     for rec in recordings:
         features = preprocess.Preprocessor(rec.rate).process(rec.raw).astype(np.float32)
         for activity, start, end in rec.segments():
-            if activity > len(ACTIVITIES):
+            k = class_of(activity)
+            if k is None:
                 continue
             starts = np.arange(start, end - window + 1, step)
             if len(starts):
                 xs.append(features[starts[:, None] + np.arange(window)])
-                ys.append(np.full(len(starts), activity - 1))
+                ys.append(np.full(len(starts), k))
                 subjects.append(np.full(len(starts), rec.subject))
                 placements.append(np.full(len(starts), PLACEMENTS.index(rec.placement)))
     if not xs:

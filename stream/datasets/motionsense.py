@@ -9,9 +9,8 @@ Each trial is one continuous recording of one activity; it becomes one
   the acceleration the phone undergoes, Android (and HAPT, and this project) the
   reaction to it, so a phone lying face up reads z = -1 g on iOS and +1 g here;
 * rotation rates keep their sign (both systems use the right-hand rule);
-* jogging is not one of the six activities and is left out (``--help`` of
-  ``train`` says why in the README: a seventh label would change every consumer's
-  contract, and the waist data has no running to balance it).
+* jogging is labelled RUNNING (``activities.RUNNING_ID``); a model without RUNNING leaves it out
+  (``WindowSet.classes``).
 
 Subjects are numbered ``SUBJECT_OFFSET + N`` so that they never collide with
 HAPT's 1..30 when both datasets train one model.
@@ -27,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from .archive import Archive
+from ..core.activities import RUNNING_ID
 from .common import POCKET, DatasetError, Recording, open_archive
 
 SUBJECT_OFFSET = 100
-#: Trial code -> HAPT activity id (1 WALKING .. 6 LAYING); jogging has none.
-ACTIVITY_IDS = {"wlk": 1, "ups": 2, "dws": 3, "sit": 4, "std": 5}
-SKIPPED_CODES = {"jog"}
+#: Trial code -> a recording's label id (1 WALKING .. 6 LAYING as HAPT's, RUNNING after them).
+ACTIVITY_IDS = {"wlk": 1, "ups": 2, "dws": 3, "sit": 4, "std": 5, "jog": RUNNING_ID}
 #: Fixed before any result was seen: two women and two men out of subjects 1..16, spread over
 #: the numbering (2, 5, 11, 16).  They are scored only; nothing is chosen on them.
 VALIDATION_SUBJECTS = tuple(SUBJECT_OFFSET + n for n in (2, 5, 11, 16))
@@ -78,7 +77,7 @@ def parse_trial(text: str, what: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_motionsense(path: str | Path, subjects=None) -> list[Recording]:
-    """Every trial of the five shared activities as a Recording, labelled per sample.
+    """Every trial (the five shared activities and jogging) as a Recording, labelled per sample.
 
     ``subjects`` keeps only those ids (``SUBJECT_OFFSET + N``).  ``experiment`` is the
     trial number (1..16), unique within a subject.
@@ -90,10 +89,10 @@ def read_motionsense(path: str | Path, subjects=None) -> list[Recording]:
             if not match:
                 continue
             code, trial, subject = match.group(1), int(match.group(2)), SUBJECT_OFFSET + int(match.group(3))
-            if code in SKIPPED_CODES or (subjects is not None and subject not in subjects):
+            if subjects is not None and subject not in subjects:
                 continue
             if code not in ACTIVITY_IDS:
-                raise DatasetError(f"{path}: {name}: unknown trial code {code!r} (known: {', '.join(sorted(ACTIVITY_IDS))}, jog)")
+                raise DatasetError(f"{path}: {name}: unknown trial code {code!r} (known: {', '.join(sorted(ACTIVITY_IDS))})")
             try:
                 acc, gyro = parse_trial(archive.read_text(name), f"{path}: {name}")
             except (UnicodeDecodeError, OSError) as exc:

@@ -6,9 +6,7 @@ discovery (over RabbitMQ's MQTT plugin, which keeps them retained and sends our 
 Labels go back to ``amq.topic`` on the channel that acknowledged their readings, so MQTT
 subscribers see them on ``<prefix>/<device>/activity`` as from one daemon.
 
-``<prefix>/status`` stands for the service: a replica that reads ``offline`` there (a dead
-replica's last will) says ``online`` again, and one that stops cleanly says ``offline`` only when
-it was the last.
+``<prefix>/status`` stands for the service, as for MQTT daemons (``Daemon.answer_status``).
 """
 from __future__ import annotations
 
@@ -63,13 +61,6 @@ class Replica(Daemon):
         if s.ha_discovery:
             topics.append((self._ha_status, 1))
         return topics
-
-    def _on_message(self, client, userdata, msg):
-        if msg.topic == self.publisher.status_topic:
-            if msg.payload == b"offline" and not self.stopping.is_set():  # a replica's last will: the rest still serve
-                self._online = self.publisher.status("online")
-            return
-        super()._on_message(client, userdata, msg)
 
     # -- readings (link thread) ------------------------------------------------------------------
     def _on_reading(self, partition: int, key: str, body: bytes, redelivered: bool) -> None:
@@ -259,6 +250,5 @@ class Replica(Daemon):
     def stop(self, publish_offline: bool = True) -> None:
         """Stop taking readings, label what is complete, let the partitions go to the other replicas."""
         self.link.pause()
-        last = not self.roster.peers(time.monotonic())
-        super().stop(publish_offline=publish_offline and last)
+        super().stop(publish_offline=publish_offline)  # the others answer "offline" with "online" while they serve
         self.link.stop(self._presence(leaving=True))

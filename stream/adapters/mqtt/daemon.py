@@ -10,7 +10,7 @@ network thread parses each and appends it to its device's samples.  Devices whos
 complete a window are processed together every few milliseconds (``core.blocks``), and their
 windows classified in one batch: on the network thread while the model is fast, else on the
 worker thread (``worker``).  Labels go to ``<prefix>/<device>/activity``;
-``<prefix>/status`` is retained ``online``, with a last will of ``offline``;
+``<prefix>/status`` is retained ``online`` while any instance of the prefix runs (``answer_status``);
 ``<prefix>/stats`` is published every ``stats_interval`` seconds.
 """
 from __future__ import annotations
@@ -51,14 +51,15 @@ class Daemon:
         self.settings, self.model = settings, model
         self.counts = Counter()  # messages, samples, windows, labels, dropped_labels, evicted, disconnects, ...
         self.started = time.time()
-        self.recognizer = Recognizer(model, smoothing=settings.smoothing, placement_for=settings.placement_for)
+        self.recognizer = Recognizer(model, smoothing=settings.smoothing, placement_for=settings.placement_for, stay=settings.time_filter)
         self.stopping = threading.Event()
+        self._status_lock = threading.Lock()
         self.connected = threading.Event()
         self.client_id = settings.own_client_id()
         self.client = self._make_client()
         from ... import __version__
 
-        self.publisher = Publisher(self.client, settings, self.counts, labels=list(model.info.labels), version=__version__)
+        self.publisher = Publisher(self.client, settings, self.counts, labels=self.recognizer.labels, version=__version__)
         self.intake = Intake(settings, self.recognizer, self.counts, on_new_device=self._on_new_device,
                              on_evicted=self.publisher.forget, on_due=lambda: self.worker.note_due())
         self._ha_status = f"{settings.ha_prefix}/status"
@@ -137,7 +138,8 @@ class Daemon:
     def _topics(self) -> list[tuple[str, int]]:
         """What to subscribe to: readings, and the daemon's own business."""
         s = self.settings
-        topics = [(f"{s.prefix}/+/imu", s.qos), (f"{s.prefix}/stats", 0)]  # stats: is another daemon on our prefix?
+        topics = [(f"{s.prefix}/+/imu", s.qos), (f"{s.prefix}/stats", 0),  # stats: is another daemon on our prefix?
+                  (f"{s.prefix}/status", 1)]  # another instance's "offline" while we serve: say "online" again
         if s.sensor_logger_topic:
             topics.append((s.sensor_logger_topic, s.qos))
         if s.ha_discovery:  # Home Assistant says "online" there when it starts: announce everything again then
@@ -176,6 +178,9 @@ class Daemon:
                       self._short_sessions, self.SHORT_SESSION_S, self.client_id)
 
     def _on_message(self, client, userdata, msg):
+        if msg.topic == self.publisher.status_topic:
+            self.answer_status(msg.payload)
+            return
         if msg.topic == self._ha_status and self.settings.ha_discovery:
             if msg.payload == b"online":
                 self.announce()
@@ -186,6 +191,16 @@ class Daemon:
         received = self.intake.on_message(msg.topic, msg.payload)
         if received and received[1]:
             self.worker.put(received[1])
+
+    def answer_status(self, payload: bytes) -> None:
+        """``<prefix>/status`` stands for the service, not for one process: it is ``online`` while any daemon or
+        replica of the prefix runs.  Every instance has the last will ``offline`` and says ``offline`` when it
+        stops; every instance still serving answers an ``offline`` it reads (another's will or clean stop) with
+        ``online``.  Each instance's last word is ``offline``, and its answers come before it (the lock), so
+        when the last instance is gone, ``offline`` is what stays retained."""
+        with self._status_lock:
+            if payload == b"offline" and not self.stopping.is_set() and self.connected.is_set():
+                self._online = self.publisher.status("online")
 
     def _other_daemon(self, payload: bytes) -> None:
         """Stats from another client id on our prefix: a second daemon labels every device too.  Said once
@@ -285,7 +300,7 @@ class Daemon:
     def _connect_when_up(self) -> None:
         """Connect; while the broker is not up yet (a boot, a restart), retry for ``connect_timeout`` seconds."""
         limit = self.settings.connect_timeout
-        deadline, delay = time.monotonic() + limit, 1.0
+        deadline, delay, first = time.monotonic() + limit, 1.0, True
         while True:
             try:
                 connect(self.client, self.settings)
@@ -295,7 +310,9 @@ class Daemon:
                     if limit:
                         raise BrokerUnreachable(f"{exc}; gave up after {limit:g} s (connect_timeout)") from None
                     raise
-                log.warning("%s; trying again in %g s (for up to %g s in all: connect_timeout)", exc, delay, limit)
+                log.warning("%s; trying again in %g s (for up to %g s in all: connect_timeout)%s", exc, delay, limit,
+                            "; Ctrl-C stops waiting, --connect-timeout 0 fails at once" if first else "")
+                first = False
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -320,7 +337,8 @@ class Daemon:
 
     def stop(self, publish_offline: bool = True) -> None:
         """Finish the windows in hand, publish ``offline``, disconnect cleanly."""
-        self.stopping.set()
+        with self._status_lock:  # no "online" answer after this
+            self.stopping.set()
         self.worker.wake()
         for t in self._threads:
             t.join(timeout=30)
@@ -358,10 +376,10 @@ def serve(settings: Settings, model, kind=Daemon) -> int:
         from . import metrics
 
         try:
-            metrics.start(daemon, settings.metrics_port)
+            metrics.start(daemon, settings.metrics_port, settings.metrics_host)
         except (RuntimeError, OSError) as exc:
-            raise FatalError(f"metrics on port {settings.metrics_port}: {exc}") from None
-        log.info("Prometheus metrics on http://0.0.0.0:%d/metrics", settings.metrics_port)
+            raise FatalError(f"metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}") from None
+        log.info("Prometheus metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
 
     def on_signal(signum, frame):
         daemon.stopping.set()

@@ -1,0 +1,321 @@
+"""A sceptic's evaluation: how the labels hold for phones, people and activities the model never met.
+
+Everything is streamed through the daemon's core (``Recognizer``: resampling onto 50 Hz, the shared
+preprocessing, the placement inferred per device, the time filter), one device per recording, and
+each label is scored against the majority truth of its window.  Scored recordings: HAPT's test
+subjects (waist) and MotionSense's scored subjects 2, 5, 11, 16 (pocket); no choice was made on them.
+
+* **Across datasets**: models trained without one dataset (``anyone-without-hapt``, ...) scored on it.
+* **Shifts**: the scored recordings as another phone or person would give them: other sampling rates
+  (with and without the sensor's anti-aliasing, with jittered timestamps), cadence ±25%, per-axis
+  gains, offsets, gyroscope bias, noise, a slower and gentler walker.
+* **Out of set**: MotionSense's jogging (RUNNING for a model that has it), and made-up motion
+  (``harstream.datasets.synthetic``; the ``bag`` family is never trained on).
+* **Time**: streaming accuracy with the time filter and without, and how many windows a change of
+  activity takes to show.
+
+    python -m benchmarks.generalisation [--models anyone anywhere] [--out docs/generalisation.md]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from harstream.cli import resolve_model
+from harstream.core import Recognizer
+from harstream.core.activities import ACTIVITIES, RUNNING, UNKNOWN
+from harstream.core.model import Model
+from harstream.core.recording import Recording, window_truth
+from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense, synthetic
+from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
+
+SHARED = Path("../shared/data")
+STAIRS = ("WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS")
+
+
+# ---- shifts -----------------------------------------------------------------------------------------
+
+def _lowpass(raw: np.ndarray, cutoff_hz: float, rate: float = 50.0, taps: int = 31) -> np.ndarray:
+    """A windowed-sinc low-pass (zero phase): the anti-aliasing filter a sensor applies before sampling."""
+    n = np.arange(taps) - (taps - 1) / 2
+    h = np.sinc(2 * cutoff_hz / rate * n) * np.hamming(taps)
+    h /= h.sum()
+    padded = np.pad(raw, ((taps // 2, taps // 2), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, c], h, mode="valid") for c in range(raw.shape[1])], axis=1)
+
+
+def _at(rec: Recording, t_new: np.ndarray, source: np.ndarray | None = None) -> Recording:
+    source = rec.raw if source is None else source
+    raw = np.stack([np.interp(t_new, rec.t, source[:, c]) for c in range(6)], axis=1)
+    nearest = np.clip(np.searchsorted(rec.t, t_new), 0, len(rec.t) - 1)
+    return Recording(t_new, raw, rec.labels[nearest], rec.name)
+
+
+def rate(rec: Recording, hz: float, anti_alias: bool = True, jitter: float = 0.0, rng=None) -> Recording:
+    """As a sensor sampling at ``hz`` would give it (``jitter``: timestamps off by up to that share of a period)."""
+    source = _lowpass(rec.raw, 0.45 * hz) if anti_alias and hz < 50 else rec.raw
+    t_new = np.arange(rec.t[0], rec.t[-1], 1.0 / hz)
+    if jitter:
+        t_new = np.sort(t_new + (rng or np.random.default_rng(0)).uniform(-jitter, jitter, len(t_new)) / hz)
+        t_new = np.unique(np.clip(t_new, rec.t[0], rec.t[-1]))
+    return _at(rec, t_new, source)
+
+
+def cadence(rec: Recording, factor: float) -> Recording:
+    """Everything ``factor`` times faster (a quicker or slower gait), sampled at 50 Hz again."""
+    sped = Recording(rec.t / factor, rec.raw, rec.labels, rec.name)
+    return _at(sped, np.arange(sped.t[0], sped.t[-1], 1 / 50.0))
+
+
+def calibration(rec: Recording, rng, gain=0.0, offset=0.0, bias=0.0, noise=0.0) -> Recording:
+    """Per-axis gains (±``gain``), acceleration offsets (±``offset`` g), gyroscope bias (±``bias`` rad/s)
+    and white noise (``noise`` g and rad/s), drawn once per recording as one phone's errors."""
+    raw = rec.raw.copy()
+    if gain:
+        raw *= 1 + rng.choice([-gain, gain], 6) * rng.uniform(0.5, 1.0, 6)
+    if offset:
+        raw[:, :3] += rng.choice([-offset, offset], 3)
+    if bias:
+        raw[:, 3:] += rng.choice([-bias, bias], 3)
+    if noise:
+        raw += rng.normal(0, noise, raw.shape)
+    return Recording(rec.t, raw, rec.labels, rec.name)
+
+
+def gentle(rec: Recording) -> Recording:
+    """A slower, gentler walker: cadence 0.8 times, the body's acceleration and rotation at 0.7 of their size."""
+    from harstream.core.preprocess import Preprocessor
+
+    gravity = Preprocessor(50.0).process(rec.raw)[:, 9:12]
+    raw = rec.raw.copy()
+    raw[:, :3] = gravity + 0.7 * (rec.raw[:, :3] - gravity)
+    raw[:, 3:] *= 0.7
+    return cadence(Recording(rec.t, raw, rec.labels, rec.name), 0.8)
+
+
+def shifts(rng_seed: int = 0) -> dict:
+    rng = np.random.default_rng(rng_seed)
+    out = {"as recorded": lambda r: r}
+    for hz in (20, 25, 30):
+        out[f"{hz} Hz, anti-aliased"] = lambda r, hz=hz: rate(r, hz, True)
+        out[f"{hz} Hz, no anti-aliasing"] = lambda r, hz=hz: rate(r, hz, False)
+    for hz in (60, 100, 200):
+        out[f"{hz} Hz"] = lambda r, hz=hz: rate(r, hz)
+    out["25 Hz, jittered timestamps (±30%)"] = lambda r: rate(r, 25, True, 0.3, rng)
+    out["50 Hz, jittered timestamps (±30%)"] = lambda r: rate(r, 50, False, 0.3, rng)
+    out["cadence ×0.75"] = lambda r: cadence(r, 0.75)
+    out["cadence ×1.25"] = lambda r: cadence(r, 1.25)
+    out["gain ±10% per axis"] = lambda r: calibration(r, rng, gain=0.1)
+    out["offset 0.05 g per axis"] = lambda r: calibration(r, rng, offset=0.05)
+    out["gyro bias 0.05 rad/s"] = lambda r: calibration(r, rng, bias=0.05)
+    out["noise 0.02 g, 0.02 rad/s"] = lambda r: calibration(r, rng, noise=0.02)
+    out["all of gain, offset, bias, noise"] = lambda r: calibration(r, rng, 0.1, 0.05, 0.05, 0.02)
+    out["a slower, gentler walker"] = gentle
+    return out
+
+
+# ---- streaming and scoring --------------------------------------------------------------------------
+
+def stream(model: Model, recordings: list[Recording], placement: str = "auto", stay: float | None = None) -> list[list[tuple[str, str]]]:
+    """Per recording, (label, truth) per window, streamed through a fresh device."""
+    kwargs = {} if stay is None else {"stay": stay}
+    recognizer = Recognizer(model, placement_for=lambda device: placement, **kwargs)
+    out = []
+    for k, rec in enumerate(recordings):
+        labels = recognizer.feed(f"d{k}", rec.t, rec.raw)
+        out.append([(label.activity, window_truth(rec, label.start, label.end)) for label in labels])
+        recognizer.forget(f"d{k}")
+    return out
+
+
+def score(pairs: list[list[tuple[str, str]]], labels) -> dict:
+    flat = [(p, t) for rec in pairs for p, t in rec if t in labels]
+    if not flat:
+        return {"windows": 0}
+    pred, truth = np.array([p for p, _ in flat]), np.array([t for _, t in flat])
+    recall = {a: float((pred[truth == a] == a).mean()) for a in labels if (truth == a).any()}
+    walking = truth == "WALKING"
+    return {"windows": len(flat), "accuracy": float((pred == truth).mean()), "recall": recall,
+            "walking_as_stairs": float(np.isin(pred[walking], STAIRS).mean()) if walking.any() else None,
+            "unknown": float((pred == UNKNOWN).mean())}
+
+
+def changes(pairs: list[list[tuple[str, str]]], labels) -> list[int]:
+    """For each change of true activity (A to another B, transitions between skipped), how many windows of B
+    pass before the label says B (the window where B's truth starts counts 0; never: the run's length)."""
+    delays = []
+    for rec in pairs:
+        previous, k = None, 0
+        while k < len(rec):
+            truth = rec[k][1]
+            if truth in labels and previous is not None and truth != previous:
+                run = k
+                while run < len(rec) and rec[run][1] == truth:
+                    run += 1
+                hit = next((i - k for i in range(k, run) if rec[i][0] == truth), run - k)
+                delays.append(hit)
+                previous, k = truth, run
+                continue
+            if truth in labels:
+                previous = truth
+            k += 1
+    return delays
+
+
+def share(pairs, labels) -> dict:
+    got = [p for rec in pairs for p, _ in rec]
+    n = len(got) or 1
+    return {"windows": len(got), "as_one_of_the_six": sum(p in ACTIVITIES for p in got) / n,
+            "running": sum(p == RUNNING for p in got) / n, "unknown": sum(p == UNKNOWN for p in got) / n,
+            "counts": {a: got.count(a) for a in sorted(set(got))}}
+
+
+def made_up(family: str, count: int = 20, seconds: float = 40.0, seed: int = 12345) -> list[Recording]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(count):
+        raw = synthetic.make(family, rng, seconds)
+        t = np.arange(len(raw)) / 50.0
+        out.append(Recording(t, raw, np.array([""] * len(raw), dtype=object), f"{family}{k}"))
+    return out
+
+
+# ---- the report -------------------------------------------------------------------------------------
+
+def evaluate(model: Model, waist: list[Recording], pocket: list[Recording], jogging: list[Recording], quick: bool = False) -> dict:
+    labels = [a for a in model.info.labels if a != UNKNOWN]
+    result = {"model": model.name, "labels": list(model.info.labels), "shifts": {}}
+    for name, shift in shifts().items():
+        if quick and name not in ("as recorded", "20 Hz, no anti-aliasing", "cadence ×1.25"):
+            continue
+        result["shifts"][name] = {"waist": score(stream(model, [shift(r) for r in waist]), labels),
+                                  "pocket": score(stream(model, [shift(r) for r in pocket]), labels)}
+    result["filter"] = {}
+    for stay_name, stay in (("on", None), ("off", 0.0)):
+        w, p = stream(model, waist, stay=stay), stream(model, pocket, stay=stay)
+        result["filter"][stay_name] = {"waist": score(w, labels), "pocket": score(p, labels),
+                                       "waist, placement given": score(stream(model, waist, "waist", stay), labels),
+                                       "change_delays": changes(w, labels) + changes(p, labels)}
+    result["jogging"] = share(stream(model, jogging), labels)
+    result["made_up"] = {family: share(stream(model, made_up(family)), labels) for family in synthetic.FAMILIES}
+    return result
+
+
+def _pct(v) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+def markdown(results: list[dict], seconds: float) -> str:
+    lines = ["# Generalisation: phones, people and activities the model never met", "",
+             "Written by `python -m benchmarks.generalisation`. Every figure is a streamed label (the daemon's core: resampling,",
+             "preprocessing, placement inferred per device, time filter on unless said) scored against the majority truth of its",
+             "window, on recordings no choice was made on: HAPT's test subjects 2 4 9 10 12 13 18 20 24 (a phone on the waist) and",
+             "MotionSense's scored subjects 2 5 11 16 (an iPhone in a front trouser pocket).", ""]
+    names = [r["model"] for r in results]
+    lines += ["## Shifts: the scored recordings as another phone or person would give them", "",
+              "Walking's recall / the share of walking read as stairs / accuracy over every activity, waist and pocket.", "",
+              "| shift | " + " | ".join(f"{n}: waist | {n}: pocket" for n in names) + " |",
+              "|---|" + "---|---|" * len(names)]
+    for shift in results[0]["shifts"]:
+        cells = []
+        for r in results:
+            for where in ("waist", "pocket"):
+                s = r["shifts"].get(shift, {}).get(where, {})
+                cells.append(f"{_pct(s.get('recall', {}).get('WALKING'))} / {_pct(s.get('walking_as_stairs'))} / {_pct(s.get('accuracy'))}")
+        lines.append(f"| {shift} | " + " | ".join(cells) + " |")
+    lines += ["", "Per class (recall, streamed, the recordings as recorded):", ""]
+    every = sorted({a for r in results for a in r["labels"] if a != UNKNOWN}, key=lambda a: r["labels"].index(a) if a in r["labels"] else 99)
+    lines += ["| model | placement | " + " | ".join(a.lower() for a in every) + " | UNKNOWN on in-set windows |", "|---|---|" + "---|" * (len(every) + 1)]
+    for r in results:
+        for where in ("waist", "pocket"):
+            s = r["shifts"]["as recorded"][where]
+            lines.append(f"| {r['model']} | {where} | " + " | ".join(_pct(s["recall"].get(a)) for a in every) + f" | {_pct(s['unknown'])} |")
+    lines += ["", "## Time: the filter over each device's windows", "",
+              "| model | filter | waist (placement inferred) | waist (placement given) | pocket | windows until a change shows: median / 90th percentile / never |",
+              "|---|---|---|---|---|---|"]
+    for r in results:
+        for on in ("on", "off"):
+            f = r["filter"][on]
+            d = np.array(f["change_delays"])
+            delay = f"{np.median(d):.0f} / {np.percentile(d, 90):.0f} / {int((d > 20).sum())} of {len(d)}" if len(d) else "—"
+            lines.append(f"| {r['model']} | {on} | {_pct(f['waist']['accuracy'])} | {_pct(f['waist, placement given']['accuracy'])} | "
+                         f"{_pct(f['pocket']['accuracy'])} | {delay} |")
+    lines += ["", "## Out of set", "",
+              "| model | what | windows | labelled one of the six | RUNNING | UNKNOWN |", "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['model']} | MotionSense jogging, scored subjects | {r['jogging']['windows']} | {_pct(r['jogging']['as_one_of_the_six'])} | "
+                     f"{_pct(r['jogging']['running'])} | {_pct(r['jogging']['unknown'])} |")
+        for family, s in r["made_up"].items():
+            seen = "never trained on" if family in synthetic.HELD_OUT_FAMILIES else "family trained on, other draws"
+            lines.append(f"| {r['model']} | made up: {family} ({seen}) | {s['windows']} | {_pct(s['as_one_of_the_six'])} | "
+                         f"{_pct(s['running'])} | {_pct(s['unknown'])} |")
+    lines += ["", f"Run in {seconds:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def recordings(hapt: Path, motionsense: Path):
+    waist = [Recording.from_dataset(r) for r in read_hapt(hapt, subjects=set(TEST_SUBJECTS))]
+    trials = read_motionsense(motionsense, subjects=set(POCKET_SCORED))
+    pocket = [Recording.from_dataset(r) for r in trials if not r.title.startswith("jog")]
+    jogging = [Recording.from_dataset(r) for r in trials if r.title.startswith("jog")]
+    return waist, pocket, jogging
+
+
+ACROSS = {"anyone-without-hapt": ("HAPT", "waist"), "anyone-without-motionsense": ("MotionSense", "pocket"),
+          "anywhere-pocket-only": ("HAPT", "waist"), "anywhere-waist-only": ("MotionSense", "pocket")}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["anyone", "anywhere"], help="names of shipped models, or paths")
+    parser.add_argument("--across", nargs="*", default=list(ACROSS), help="models trained without a dataset, scored on it")
+    parser.add_argument("--hapt", type=Path, default=SHARED / "hapt-rawdata.zip")
+    parser.add_argument("--motionsense", type=Path, default=SHARED / "motionsense-pocket.zip")
+    parser.add_argument("--out", type=Path, default=Path("docs/generalisation.md"))
+    parser.add_argument("--quick", action="store_true", help="three shifts only")
+    args = parser.parse_args(argv)
+    t0 = time.time()
+    waist, pocket, jogging = recordings(args.hapt, args.motionsense)
+    results = []
+    for name in args.models:
+        model = Model(resolve_model(name))
+        print(f"{model.name} ...", flush=True)
+        results.append(evaluate(model, waist, pocket, jogging, args.quick))
+    for name in args.across:
+        try:
+            model = Model(resolve_model(name))
+        except Exception as exc:  # a model not trained here: said, not fatal
+            print(f"{name}: skipped ({exc})")
+            continue
+        dataset, where = ACROSS[name]
+        labels = [a for a in model.info.labels if a != UNKNOWN]
+        recs = waist if where == "waist" else pocket
+        results.append({"model": model.name, "labels": list(model.info.labels), "shifts": {"as recorded": {
+            where: score(stream(model, recs), labels), ("pocket" if where == "waist" else "waist"): {"recall": {}, "unknown": None}}},
+            "across": {"without": dataset, "on": f"{dataset} scored subjects ({where})", "score": score(stream(model, recs), labels)}})
+    text = markdown([r for r in results if "across" not in r], time.time() - t0)
+    across = [r for r in results if "across" in r]
+    if across:
+        text = text.rstrip("\n") + "\n" + markdown_across(across)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    print(text)
+    return {"results": results}
+
+
+def markdown_across(results: list[dict]) -> str:
+    lines = ["", "## Across datasets: trained without one dataset, scored on it", "",
+             "| model | trained without | scored on | accuracy | walking | walking read as stairs | per class |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        a = r["across"]
+        lines.append(f"| {r['model']} | {a['without']} | {a['on']} | {_pct(a['score'].get('accuracy'))} | {_pct(a['score']['recall'].get('WALKING'))} | "
+                     f"{_pct(a['score'].get('walking_as_stairs'))} | " + ", ".join(f"{k.lower()} {_pct(v)}" for k, v in a["score"]["recall"].items()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

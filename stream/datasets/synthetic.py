@@ -1,0 +1,121 @@
+"""Out-of-set motion made up from physics: what a phone reads when nobody is doing one of the labelled
+activities with it.  Each generator returns raw rows (total acceleration in g, Android's signs; angular
+velocity in rad/s) at 50 Hz, as a phone would send them.
+
+Families, and why each is out of set:
+
+* ``shake``: the phone shaken in a hand, 2.5 to 8 Hz, 0.3 to 3 g: faster and harder than any gait;
+* ``table``: the phone put down on a table or shelf, flat or leaning, nobody touching it: still as no
+  body is (no breathing, no pulse), whatever its tilt;
+* ``vehicle``: the phone resting in a car or on a train, engine and road vibration (8 to 25 Hz) over
+  slow sway: a seat's stillness shaken by a machine;
+* ``bag``: the phone in a bag that hangs from a hand or shoulder and swings as a pendulum (0.6 to
+  1.4 Hz, 15 to 70 degrees) without the footfalls of a gait.
+
+Training uses ``shake``, ``table`` and ``vehicle``; ``bag`` is kept out of training as the family the
+model never saw, so that the out-of-set score is not only a score on the generators it learnt.
+
+>>> import numpy as np
+>>> rows = make("table", np.random.default_rng(0), seconds=4)
+>>> rows.shape, bool(abs(np.linalg.norm(rows[:, :3], axis=1).mean() - 1.0) < 0.01)
+((200, 6), True)
+>>> sorted(FAMILIES)
+['bag', 'shake', 'table', 'vehicle']
+"""
+from __future__ import annotations
+
+import numpy as np
+
+RATE = 50.0
+TRAINING_FAMILIES = ("shake", "table", "vehicle")
+HELD_OUT_FAMILIES = ("bag",)
+
+
+def _rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotation matrices (n, 3, 3) about one unit ``axis`` by ``angle`` (n,) (Rodrigues)."""
+    K = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return np.eye(3)[None] + s * K[None] + (1 - c) * (K @ K)[None]
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=3)
+    return v / np.linalg.norm(v)
+
+
+def _resting_gravity(rng: np.random.Generator) -> np.ndarray:
+    """Gravity (Android's signs: +1 g up) in the frame of a phone set down any way: flat on either face
+    (most often), or leaning on an edge."""
+    if rng.random() < 0.6:
+        g = np.array([0.0, 0.0, rng.choice([-1.0, 1.0])])
+    else:
+        g = _unit(rng)
+    tilt = _rotation(_unit(rng), np.array([np.deg2rad(rng.uniform(0, 8))]))[0]
+    return tilt @ g
+
+
+def _noise(rng, n, acc_sd=None, gyro_sd=None):
+    acc_sd = rng.uniform(0.0005, 0.004) if acc_sd is None else acc_sd
+    gyro_sd = rng.uniform(0.0005, 0.006) if gyro_sd is None else gyro_sd
+    return rng.normal(0, acc_sd, (n, 3)), rng.normal(0, gyro_sd, (n, 3)) + rng.normal(0, 0.01, 3)
+
+
+def table(rng: np.random.Generator, n: int) -> np.ndarray:
+    acc_noise, gyro_noise = _noise(rng, n)
+    return np.hstack([_resting_gravity(rng)[None] + acc_noise, gyro_noise])
+
+
+def vehicle(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = np.arange(n) / RATE
+    g = _resting_gravity(rng)
+    acc, gyro = _noise(rng, n)
+    for _ in range(rng.integers(2, 5)):  # engine and road: a few tones between 8 and 25 Hz
+        f, a = rng.uniform(8, 25), rng.uniform(0.01, 0.12)
+        acc += a * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))[:, None] * _unit(rng)[None]
+        gyro += a * 2 * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))[:, None] * _unit(rng)[None]
+    sway = rng.uniform(0.02, 0.15) * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t + rng.uniform(0, 2 * np.pi))
+    acc += sway[:, None] * _unit(rng)[None]  # braking, turning: slow horizontal acceleration
+    return np.hstack([g[None] + acc, gyro])
+
+
+def shake(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = np.arange(n) / RATE
+    f = rng.uniform(2.5, 8.0)
+    phase = 2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)
+    axis = _unit(rng)
+    angle = np.deg2rad(rng.uniform(5, 40)) * np.sin(phase + rng.uniform(0, np.pi))
+    R = _rotation(axis, angle)  # the phone's attitude swings as the hand shakes it
+    g = np.einsum("nij,j->ni", R.transpose(0, 2, 1), _resting_gravity(rng))
+    linear = rng.uniform(0.3, 3.0) * (np.sin(phase) + rng.uniform(0, 0.4) * np.sin(2 * phase))[:, None] * _unit(rng)[None]
+    acc_noise, gyro_noise = _noise(rng, n, 0.01, 0.01)
+    omega = np.gradient(angle, 1 / RATE)[:, None] * axis[None]
+    return np.hstack([g + linear + acc_noise, omega + gyro_noise])
+
+
+def bag(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A pendulum of length L swinging about a horizontal axis: gravity turns with the swing, and the
+    phone feels the swing's centripetal and tangential acceleration."""
+    t = np.arange(n) / RATE
+    f = rng.uniform(0.6, 1.4)
+    amplitude = np.deg2rad(rng.uniform(15, 70))
+    theta = amplitude * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    dtheta = np.gradient(theta, 1 / RATE)
+    length = 9.81 / (2 * np.pi * f) ** 2  # the pendulum whose period this is
+    # In the bag's frame (x along the swing, z along the string), the reaction to gravity and the swing:
+    # along its arc a free pendulum feels nothing (gravity's share there is what swings it); along the
+    # string, gravity's share and the centripetal pull
+    az = np.cos(theta) + length * dtheta ** 2 / 9.81
+    frame = np.stack([np.zeros(n), np.zeros(n), az], axis=1)
+    M = _rotation(_unit(rng), np.array([rng.uniform(0, 2 * np.pi)]))[0]  # the phone lies any way in the bag
+    acc_noise, gyro_noise = _noise(rng, n, 0.01, 0.01)
+    wobble = rng.uniform(0.0, 0.05) * np.sin(2 * np.pi * 2 * f * t)[:, None] * _unit(rng)[None]  # the bag's contents settle
+    omega = np.stack([np.zeros(n), dtheta, np.zeros(n)], axis=1)
+    return np.hstack([frame @ M.T + acc_noise + wobble, omega @ M.T + gyro_noise])
+
+
+FAMILIES = {"shake": shake, "table": table, "vehicle": vehicle, "bag": bag}
+
+
+def make(family: str, rng: np.random.Generator, seconds: float = 12.0) -> np.ndarray:
+    """``seconds`` of one family's motion at 50 Hz: (n, 6) raw rows."""
+    return FAMILIES[family](rng, int(round(seconds * RATE)))
