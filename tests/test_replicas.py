@@ -232,3 +232,33 @@ def test_garbage_on_the_presence_exchange_disturbs_no_replica(fleet, rabbit, rec
     for log in f.folder.glob("replica-noise-*.log"):  # not even a reconnection
         text = log.read_text()
         assert "Traceback" not in text and "lost the connection" not in text, text[-2000:]
+
+
+def test_a_moved_device_keeps_its_placement_belief(fleet, rabbit, recording):
+    """A clean stop hands each device's placement belief and time filter to its next replica: the first label
+    after the move already knows where the phone is worn (a fresh belief needs two windows)."""
+    f = fleet("carry", model="models/anywhere.tflite")
+    f.start(2)
+    f.wait_spread([6, 6], timeout=40)
+    labels = clients.Collector(rabbit.mqtt_port, ["carry/+/activity"], "carry-labels")
+    phones = Phones(rabbit.mqtt_port, "carry", recording.raw, devices=16).start()
+    time.sleep(12)
+    leaving = f.alive()[0]
+    leaving.terminate()
+    leaving.wait(20)
+    time.sleep(8)
+    phones.stop()
+    time.sleep(3)
+    found = labels_by_device(labels)
+    labels.close()
+    firsts = []
+    for device, ls in found.items():
+        for before, after in zip(ls, ls[1:]):
+            if after["start"] > before["end"]:  # the device moved: this is its first label on the other replica
+                assert before["placement"] is not None, f"{device}: placement known before the move"
+                firsts.append(after)
+    assert firsts, "the leaving replica's devices moved"
+    assert all(label["placement"] is not None for label in firsts), [(l["device"], l["placement"]) for l in firsts]
+    time.sleep(1)
+    [survivor] = [f.stats[f.by_pid[p.pid]] for p in f.alive()]
+    assert survivor["replica"]["devices_carried_over"] >= len(firsts)

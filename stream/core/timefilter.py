@@ -69,6 +69,12 @@ class ActivityFilter:
         return {"belief": None if self.belief is None else self.belief.tolist(), "last_start": self._last_start}
 
     def restore(self, state: dict) -> None:
+        """Take ``state()`` of another filter over the same labels (a ValueError for anything else)."""
         belief = state.get("belief")
-        self.belief = None if belief is None else np.asarray(belief, dtype=np.float64)
-        self._last_start = state.get("last_start")
+        if belief is not None:
+            belief = np.asarray(belief, dtype=np.float64)
+            if belief.shape != (len(self.labels),) or not np.isfinite(belief).all() or belief.min() < 0 or belief.sum() <= 0:
+                raise ValueError(f"a belief over {len(self.labels)} labels, not {state.get('belief')!r}")
+            belief = belief / belief.sum()
+        last = state.get("last_start")
+        self.belief, self._last_start = belief, None if last is None else float(last)

@@ -195,9 +195,10 @@ class Intake:
                     self.on_evicted(device)
             self._forget_topics()
 
-    def hand_over(self, devices, enqueue) -> int:
-        """Devices now served elsewhere (adapters.amqp): the windows they completed go to ``enqueue``, the
-        rest of their state is freed.  Returns the samples dropped: those of windows in progress."""
+    def hand_over(self, devices, enqueue, carry=None) -> int:
+        """Devices now served elsewhere (adapters.amqp): the windows they completed go to ``enqueue``, what their
+        labels carry from window to window to ``carry(device, state)`` (if given), the rest of their state is
+        freed.  Returns the samples dropped: those of windows in progress."""
         dropped = 0
         with self.lock:
             windows = self._flush_due()
@@ -207,6 +208,8 @@ class Intake:
                 if device in self.last_seen:
                     stream = self.recognizer.devices.get(device)
                     dropped += stream.in_progress() if stream is not None else 0
+                    if carry is not None:
+                        carry(device, self.recognizer.carried(device))
                     self._forget(device)
             self._forget_topics()
         return dropped

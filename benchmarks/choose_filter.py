@@ -1,0 +1,52 @@
+"""The time filter's settings, chosen on validation subjects only (HAPT 7 15 26, MotionSense 107 113), never on
+the scored ones: how sticky an activity is from one window to the next, and how often a day holds "none of these".
+
+    python -m benchmarks.choose_filter [--model anyone]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from harstream.core import timefilter
+from harstream.core.activities import UNKNOWN
+from harstream.core.catalog import resolve_model
+from harstream.core.model import Model
+from harstream.core.recording import Recording
+from harstream.datasets import VALIDATION_SUBJECTS, read_hapt, read_motionsense
+
+from .generalisation import SHARED, changes, made_up, score, share, stream
+
+MOTIONSENSE_VALIDATION = (107, 113)  # training/anyone.py's: carved from MotionSense's training subjects
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="anyone")
+    args = parser.parse_args(argv)
+    model = Model(resolve_model(args.model))
+    labels = [a for a in model.info.labels if a != UNKNOWN]
+    waist = [Recording.from_dataset(r) for r in read_hapt(SHARED / "hapt-rawdata.zip", subjects=set(VALIDATION_SUBJECTS))]
+    trials = read_motionsense(SHARED / "motionsense-pocket.zip", subjects=set(MOTIONSENSE_VALIDATION))
+    pocket = [Recording.from_dataset(r) for r in trials]
+    made = [r for family in ("shake", "table", "vehicle") for r in made_up(family, count=6, seed=777)]
+    rows = []
+    default = dict(timefilter.DAY)
+    for unknown_share in (0.03, 0.1, 0.2):
+        timefilter.DAY.update(default, UNKNOWN=unknown_share)
+        for stay in (0.0, 0.5, 0.8, 0.9, 0.95):
+            w, p = stream(model, waist, stay=stay), stream(model, pocket, stay=stay)
+            sw, sp, sm = score(w, labels), score(p, labels), share(stream(model, made, stay=stay), labels)
+            delays = np.array(changes(w, labels) + changes(p, labels))
+            row = {"unknown_share": unknown_share, "stay": stay, "waist": sw["accuracy"], "pocket": sp["accuracy"],
+                   "walking_as_stairs": (sw["walking_as_stairs"] + sp["walking_as_stairs"]) / 2,
+                   "unknown_in_set": (sw["unknown"] + sp["unknown"]) / 2, "made_up_in_set": sm["as_one_of_the_six"],
+                   "delay_p90": float(np.percentile(delays, 90)) if len(delays) else None}
+            rows.append(row)
+            print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+    timefilter.DAY.update(default)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
