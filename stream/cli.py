@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import commands
 from .adapters.config import ConfigError
-from .commands import UsageError, load_model  # noqa: F401  (the names plugins and scripts import from here)
+from .commands import MQTT_SETTINGS, UsageError, load_model  # noqa: F401  (the names plugins and scripts import from here)
 from .core.catalog import default_model, resolve_model, shipped_models  # noqa: F401
 from .core.model import ModelError
 from .core.placement import CHOICES as PLACEMENT_CHOICES
@@ -67,67 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=int, default=4096, help=argparse.SUPPRESS)
     p.set_defaults(func=commands.cmd_predict)
 
-    from .adapters.config import Settings
+    from .adapters import config
 
-    defaults = Settings()
-
-    def default(name: str) -> str:  # flags default to None (the config file and environment may set them): say the real default
-        return f"(default {getattr(defaults, name)})"
-
-    def mqtt_flags(p, persistent: bool = False):
-        p.add_argument("--config", type=Path, default=None, help="TOML settings file")
-        p.add_argument("--broker", help=f"mqtt://HOST[:PORT], mqtts://, ws:// or wss:// {default('broker')}")
-        p.add_argument("--client-id", help="default: harstream-HOST-XXXXXX, unique at every start"
-                                           + ("; give a fixed one for --persistent" if persistent else ""))
-        p.add_argument("--prefix", help=f"topic prefix {default('prefix')}")
-        p.add_argument("--qos", type=int, help=default("qos"))
-        p.add_argument("--username", help="the password comes from HARSTREAM_PASSWORD or --password-file")
-        p.add_argument("--password-file")
-        p.add_argument("--ca", help="CA certificate to verify the broker")
-        p.add_argument("--cert", help="client certificate")
-        p.add_argument("--key", help="client key")
-        p.add_argument("--insecure", action="store_true", default=None, help="do not check the broker's host name")
-        p.add_argument("--keepalive", type=int, help=f"seconds {default('keepalive')}")
-
-    def amqp_flags(p):
-        p.add_argument("--amqp", help="replicas behind RabbitMQ: readings from its partition queues at amqp://HOST[:PORT][/VHOST] "
-                                      "(needs the rabbitmq extra; --broker then defaults to MQTT on the same host)")
-        p.add_argument("--partitions", type=int, help=f"partition queues, the same on every replica {default('partitions')}")
+    def mqtt_flags(p):
+        p.add_argument("--config", type=Path, default=None, help="TOML settings file (README: Settings)")
+        config.add_flags(p, MQTT_SETTINGS)
 
     p = sub.add_parser("serve", allow_abbrev=False, help="the daemon: readings in over MQTT, activity labels out")
-    mqtt_flags(p, persistent=True)
-    p.add_argument("--model", help="a model file or a shipped model's name (default: models/DEFAULT)")
-    p.add_argument("--persistent", action="store_true", default=None,
-                   help="persistent session: the broker keeps QoS 1 readings while the daemon is away (needs --client-id)")
-    p.add_argument("--smoothing", type=int, help="average probabilities over the last k windows (default 1: off)")
-    p.add_argument("--time-filter", type=float, metavar="STAY",
-                   help="the chance an activity carries on from one window to the next (default 0.9; 0: each window alone)")
-    p.add_argument("--acc-units", choices=["g", "m/s2"], help=default("acc_units"))
-    p.add_argument("--gyro-units", choices=["rad/s", "deg/s"], help=default("gyro_units"))
-    p.add_argument("--frame", choices=["android", "ios"], help=f"Sensor Logger frame for devices not configured otherwise {default('frame')}")
-    p.add_argument("--placement", choices=PLACEMENT_CHOICES,
-                   help="where devices not configured otherwise are worn (default auto: inferred per device)")
-    p.add_argument("--sensor-logger-topic", help=default("sensor_logger_topic"))
-    p.add_argument("--stats-interval", type=float, help=f"seconds between stats and housekeeping {default('stats_interval')}")
-    p.add_argument("--max-payload", type=int, help=f"bytes {default('max_payload')}")
-    p.add_argument("--idle-timeout", type=float, help=f"seconds before a silent device's state is freed {default('idle_timeout')}")
-    p.add_argument("--connect-timeout", type=float,
-                   help=f"seconds to keep trying a broker that is not up yet at start; 0 fails at once {default('connect_timeout')}")
-    p.add_argument("--ha-discovery", action="store_true", default=None, help="announce devices to Home Assistant")
-    p.add_argument("--ha-prefix", help=f"Home Assistant's discovery prefix {default('ha_prefix')}")
-    p.add_argument("--ha-expire-after", type=int,
-                   help=f"seconds without a label before Home Assistant shows a device unavailable; 0: never {default('ha_expire_after')}")
-    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (needs the metrics extra; default off)")
-    p.add_argument("--metrics-host", help=f"the address the metrics listen on; 127.0.0.1 for this host only {default('metrics_host')}")
-    p.add_argument("--log-level", help=f"debug, info, warning or error {default('log_level')}")
-    amqp_flags(p)
+    p.add_argument("--config", type=Path, default=None, help="TOML settings file (README: Settings)")
+    p.add_argument("--check", action="store_true", help="print the settings in force, check them and the model, then exit")
+    config.add_flags(p, config.flag_names())
     p.set_defaults(func=commands.cmd_serve)
 
     p = sub.add_parser("rabbitmq-setup", allow_abbrev=False,
                        help="declare the replicas' exchanges and partition queues on RabbitMQ (serve --amqp does it too)")
     mqtt_flags(p)
-    p.add_argument("--sensor-logger-topic", help=default("sensor_logger_topic"))
-    amqp_flags(p)
+    config.add_flags(p, ["sensor_logger_topic", "amqp", "partitions"])
     p.set_defaults(func=commands.cmd_rabbitmq_setup)
 
     p = sub.add_parser("replay", allow_abbrev=False, help="publish recordings as a device would")

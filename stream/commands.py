@@ -107,18 +107,23 @@ def _settings(args, names):
     return config.load(getattr(args, "config", None), flags=flags)
 
 
-_MQTT_FLAGS = ["broker", "client_id", "prefix", "qos", "username", "password_file", "ca", "cert", "key", "insecure", "keepalive"]
+#: The settings of an MQTT connection: every command that connects takes them as flags.
+MQTT_SETTINGS = ["broker", "client_id", "prefix", "qos", "username", "password_file", "ca", "cert", "key", "insecure", "keepalive"]
 
 
 def cmd_serve(args) -> int:
     import logging
 
+    from .adapters import config
     from .adapters.mqtt import FatalError, serve
 
-    settings = _settings(args, _MQTT_FLAGS + ["persistent", "model", "smoothing", "time_filter", "acc_units", "gyro_units", "frame", "placement",
-                                             "sensor_logger_topic", "stats_interval", "ha_discovery", "ha_prefix", "ha_expire_after",
-                                             "connect_timeout", "metrics_port", "metrics_host", "log_level", "max_payload", "idle_timeout",
-                                             "amqp", "partitions"])
+    settings = _settings(args, config.flag_names())
+    if args.check:  # what a service would run with, checked, without connecting anywhere
+        model = load_model(settings.model)
+        print(config.effective(settings), end="")
+        print(f"# settings valid; model {model.name} ({model.path}), {len(model.info.labels)} labels, runtime {model.backend}",
+              file=sys.stderr)
+        return 0
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     model = load_model(settings.model)
     kind = _replica() if settings.amqp else None
@@ -137,7 +142,7 @@ def _replica():
 
 
 def cmd_rabbitmq_setup(args) -> int:
-    settings = _settings(args, _MQTT_FLAGS + ["amqp", "partitions", "sensor_logger_topic"])
+    settings = _settings(args, MQTT_SETTINGS + ["amqp", "partitions", "sensor_logger_topic"])
     if not settings.amqp:
         raise UsageError("rabbitmq-setup: give the broker with --amqp amqp://HOST (or amqp in the settings file)")
     _replica()
@@ -154,7 +159,7 @@ def cmd_replay(args) -> int:
     from .adapters.mqtt import make_client
     from .adapters.replay import load_recording, replay
 
-    settings = _settings(args, _MQTT_FLAGS)
+    settings = _settings(args, MQTT_SETTINGS)
     specs = list(args.recording) + [str(n) for n in args.experiment or []]
     if not specs:
         raise UsageError("name a recording (CSV, or a HAPT acc_expEE_userUU.txt) or --data ZIP --experiment N")
@@ -193,7 +198,7 @@ def _client(args, role: str):
     """A connected MQTT client for a command that only listens."""
     from .adapters.mqtt import make_client
 
-    settings = _settings(args, _MQTT_FLAGS)
+    settings = _settings(args, MQTT_SETTINGS)
     client = make_client(settings, f"harstream-{role}-{__import__('secrets').token_hex(3)}")
     connect(client, settings)
     client.loop_start()

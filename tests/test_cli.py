@@ -182,3 +182,25 @@ def test_predict_warns_of_gaps_and_draws_a_timeline(tmp_path, model_path, record
     assert "1 gaps of over 1 s" in proc.stderr
     assert len(proc.stdout.splitlines()) == 2 * ((500 - 128) // 64 + 1) + 1  # and the summary: the recording has truth
     assert (tmp_path / "gap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_serve_check_prints_the_settings_in_force_and_refuses_typos(tmp_path):
+    path = tmp_path / "harstream.toml"
+    path.write_text('prefix = "home"\n[devices.anna]\nplacement = "pocket"\nframe = "ios"\n')
+    out = harstream("serve", "--check", "--config", path, "--qos", "0", "--model", "hcnn")
+    assert 'prefix = "home"' in out.stdout and "qos = 0" in out.stdout and "[devices.anna]" in out.stdout
+    assert 'placement = "pocket"' in out.stdout and "model hcnn" in out.stderr
+    path.write_text('[devices.anna]\nplacment = "pocket"\n')  # a typo inside a device's table: an error, as at the top
+    assert "unknown setting 'placment'" in one_line_error(harstream("serve", "--check", "--config", path, check=False))
+    path.write_text('[devices.anna]\nplacement = "belt"\n')
+    assert "device anna: placement 'belt'" in one_line_error(harstream("serve", "--check", "--config", path, check=False))
+    assert "time_filter 1.5" in one_line_error(harstream("serve", "--check", "--time-filter", "1.5", check=False))
+
+
+def test_every_setting_is_a_serve_flag_with_its_help():
+    from harstream.adapters import config
+
+    text = harstream("serve", "--help").stdout
+    for name in config.flag_names():
+        assert f"--{name.replace('_', '-')}" in text, name
+    assert "devices" not in config.flag_names() and set(config.DEVICE_SETTINGS) == {"acc_units", "gyro_units", "frame", "placement"}

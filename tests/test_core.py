@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from harstream.core import DeviceStream, Recognizer, preprocess
@@ -79,3 +81,47 @@ def test_recognizer_batches_devices_and_smooths(model, recording):
     smoothed = Recognizer(model, smoothing=3, stay=0).feed("b", recording.t[5000:6000], recording.raw[5000:6000])
     p = np.array([list(lab.probabilities.values()) for lab in alone])
     np.testing.assert_allclose(list(smoothed[2].probabilities.values()), p[:3].mean(axis=0), atol=1e-9)
+
+
+def test_the_time_filter_is_causal_and_resets_on_a_gap(model, recording):
+    """Each label depends only on its window and those before it; after a gap the device starts afresh."""
+    t, raw = recording.t[:3000], recording.raw[:3000]
+    whole = Recognizer(model).feed("d", t, raw)
+    prefix = Recognizer(model).feed("d", t[:1500], raw[:1500])
+    assert [(a.activity, a.confidence) for a in prefix] == [(b.activity, b.confidence) for b in whole[:len(prefix)]]
+    unfiltered = Recognizer(model, stay=0).feed("d", t, raw)
+    assert [a.confidence for a in whole] != [b.confidence for b in unfiltered]  # it does filter
+    gap = np.concatenate([t[:1500], t[1500:] + 10.0])  # 10 s of silence: the stream resets, and so does the belief
+    after_gap = Recognizer(model).feed("d", gap, raw)
+    fresh = Recognizer(model).feed("e", t[1500:] + 10.0, raw[1500:])
+    assert [(a.activity, round(a.confidence, 9)) for a in after_gap[-len(fresh):]] == [(b.activity, round(b.confidence, 9)) for b in fresh]
+
+
+def test_a_carried_belief_moves_with_the_device(model, recording):
+    """What a replica hands over: the next one continues the device's labels as if it had never moved."""
+    t, raw = recording.t[:3000], recording.raw[:3000]
+    first = Recognizer(model)
+    first.feed("d", t[:1472], raw[:1472])  # ends on a window boundary: no window in progress is lost
+    carried = json.loads(json.dumps(first.carried("d")))
+    second = Recognizer(model)
+    second.restore("d", carried)
+    moved = second.feed("d", t[1408:], raw[1408:])  # the next window's readings, from its first
+    stayed = first.feed("d", t[1472:], raw[1472:])
+    assert [a.activity for a in moved[:5]] == [b.activity for b in stayed[:5]]
+    with pytest.raises(ValueError):
+        second.restore("d", {"placement": 0.0, "filter": {"belief": [1.0, 2.0]}})
+
+
+def test_unknown_below_the_models_threshold(model, recording):
+    import dataclasses
+
+    class Doubtful:  # the model, with a threshold no label reaches
+        info = dataclasses.replace(model.info, unknown_threshold=1.01)
+        name = model.name
+
+        def predict(self, X):
+            return model.predict(X)
+
+    labels = Recognizer(Doubtful()).feed("d", recording.t[:1000], recording.raw[:1000])
+    assert {label.activity for label in labels} == {"UNKNOWN"}
+    assert "UNKNOWN" in Recognizer(Doubtful()).labels and "UNKNOWN" not in Recognizer(model).labels

@@ -1,23 +1,24 @@
-"""Daemon settings: a TOML file, then ``HARSTREAM_*`` environment variables, then flags.
+"""Daemon settings, described once: each field of :class:`Settings` carries its help, default, bounds and
+choices, and from that one description come the TOML reader, the ``HARSTREAM_<NAME>`` environment
+variables, the ``serve`` flags and their help, ``serve --check``, and the README's settings table
+(``python -m harstream.adapters.config`` prints it; a test keeps the README equal to it).
 
-The password is read from ``HARSTREAM_PASSWORD`` or from ``password_file``, never
-from the command line, and never logged or published.
+A TOML file, then the environment, then flags: later ones win.  The password is read from
+``HARSTREAM_PASSWORD`` or from ``password_file``, never from the command line, and never logged or
+published.  An unknown setting is an error wherever it is written, ``[devices.NAME]`` tables included.
 
-Example ``harstream.toml``::
-
-    broker = "mqtts://broker.local:8883"
-    username = "harstream"
-    password_file = "/etc/harstream/password"
-    ca = "/etc/harstream/ca.pem"
-    model = "/opt/harstream/models/tcn.tflite"
-
-    [devices.iphone-anna]          # per-device input settings
-    frame = "ios"
-    acc_units = "m/s2"
-    placement = "pocket"           # or "waist"; default "auto": inferred from the device's windows
+>>> Settings(qos=3).validate()
+Traceback (most recent call last):
+...
+harstream.adapters.config.ConfigError: qos 3: one of 0, 1, 2
+>>> load_toml('[devices.anna]\\nplacment = "pocket"', "harstream.toml")
+Traceback (most recent call last):
+...
+harstream.adapters.config.ConfigError: harstream.toml: [devices.anna]: unknown setting 'placment' (a device takes acc_units, gyro_units, frame, placement)
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -39,54 +40,66 @@ class ConfigError(Exception):
     pass
 
 
+def setting(default, help: str, *, choices=None, low=None, high=None, kind=None, device: bool = False, flag: bool = True):
+    """A field of :class:`Settings` with what users are told of it: ``help``, ``choices`` or bounds
+    ``low``..``high``, ``kind`` (the type when the default is None), ``device`` (also settable per device
+    in ``[devices.NAME]``), ``flag`` (a ``serve`` flag; False for settings only a file can hold)."""
+    meta = {"help": help, "choices": choices, "low": low, "high": high, "kind": kind or type(default), "device": device, "flag": flag}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class Settings:
-    broker: str = "mqtt://localhost:1883"
-    # None: harstream-<host>-<6 hex digits>, new at every start, so that two daemons never knock each other
-    # off the broker.  A persistent session lives under a fixed id: then it must be given.
-    client_id: str | None = None
-    prefix: str = "har"
-    qos: int = 1
-    username: str | None = None
-    password_file: str | None = None
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    insecure: bool = False  # TLS without verifying the server's name (never the default)
-    keepalive: int = 30
-    persistent: bool = False  # a persistent session: QoS 1 readings wait at the broker while we are away
-    model: str | None = None
-    smoothing: int = 1
-    # The time filter: the chance that a device keeps its activity from one window to the next (1.28 s);
-    # 0: off, every window labelled alone.
-    time_filter: float = 0.9
-    acc_units: str = "g"
-    gyro_units: str = "rad/s"
-    sensor_logger_topic: str = "sensor-logger"
-    sensor_logger_acc_units: str = "m/s2"
-    frame: str = "android"
-    placement: str = "auto"  # where devices are worn: auto (inferred per device), waist or pocket
-    max_payload: int = 256 * 1024
-    max_queue: int = 10_000  # windows waiting for the model; the oldest is dropped beyond it
-    max_queue_per_device: int = 256  # so that one flooding device cannot crowd out the others
-    max_pending_labels: int = 10_000  # labels held while the broker is away; the newest is dropped beyond it
-    max_devices: int = 20_000  # devices with state; a new one beyond it is rejected (about 9 kB each)
-    max_batch: int = 256  # windows classified in one call
-    idle_timeout: float = 600.0  # seconds before a silent device's state is freed
-    stats_interval: float = 10.0
-    ha_discovery: bool = False  # publish Home Assistant discovery for each device seen
-    ha_prefix: str = "homeassistant"  # Home Assistant's discovery prefix (its MQTT integration's setting)
-    ha_expire_after: int = 60  # seconds without a label before Home Assistant shows a device's activity as unavailable
-    connect_timeout: float = 300.0  # at start, keep trying an unreachable broker this long (0: fail at once)
-    metrics_port: int = 0  # Prometheus metrics on http://METRICS_HOST:PORT/metrics (0: off; needs the metrics extra)
-    metrics_host: str = "0.0.0.0"  # the address the metrics listen on: 0.0.0.0 every interface, 127.0.0.1 this host only
-    log_level: str = "INFO"
-    # Replicas behind RabbitMQ (adapters.amqp): readings from its partition queues, not MQTT subscriptions.
-    amqp: str | None = None  # amqp://HOST[:PORT][/VHOST]: on; the broker setting then defaults to MQTT on the same host
-    partitions: int = 12  # partition queues; the same on every replica (12 spreads evenly over 2, 3, 4 or 6)
-    amqp_prefetch: int = 256  # readings in flight per partition
-    amqp_heartbeat: int = 5  # seconds; a replica hung for twice this long loses its partitions to the others
-    devices: dict = field(default_factory=dict)  # device id -> {acc_units, gyro_units, frame}
+    broker: str = setting("mqtt://localhost:1883", "the MQTT broker: mqtt://HOST[:PORT], mqtts://, ws:// or wss://")
+    client_id: str | None = setting(None, "the MQTT client id; unset: harstream-<host>-<6 hex digits>, new at every start "
+                                          "(a persistent session needs a fixed one)", kind=str)
+    prefix: str = setting("har", "topic prefix: <prefix>/<device>/imu in, <prefix>/<device>/activity out")
+    qos: int = setting(1, "MQTT QoS of readings and labels", choices=(0, 1, 2))
+    username: str | None = setting(None, "MQTT user name (the password: HARSTREAM_PASSWORD or password_file)", kind=str)
+    password_file: str | None = setting(None, "a file holding the MQTT password", kind=str)
+    ca: str | None = setting(None, "CA certificate to verify the broker with (TLS)", kind=str)
+    cert: str | None = setting(None, "client certificate (TLS; with key)", kind=str)
+    key: str | None = setting(None, "client key (TLS; with cert)", kind=str)
+    insecure: bool = setting(False, "TLS without checking the broker's host name (never the default)")
+    keepalive: int = setting(30, "seconds between MQTT keep-alives", low=5, high=3600)
+    persistent: bool = setting(False, "a persistent session: the broker keeps QoS 1 readings while the daemon is away (needs client_id)")
+    model: str | None = setting(None, "a model file or a shipped model's name (`harstream models`); unset: the default model", kind=str)
+    smoothing: int = setting(1, "average each device's probabilities over its last k windows (1: off)", low=1, high=100)
+    time_filter: float = setting(0.9, "the time filter: the chance a device keeps its activity from one window to the next (0: off)",
+                                 low=0.0, high=0.999)
+    acc_units: str = setting("g", "acceleration units of readings that do not say", choices=("g", "m/s2"), device=True)
+    gyro_units: str = setting("rad/s", "angular velocity units of readings that do not say", choices=("rad/s", "deg/s"), device=True)
+    sensor_logger_topic: str = setting("sensor-logger", "the topic Sensor Logger publishes to (the device id is inside its messages)")
+    sensor_logger_acc_units: str = setting("m/s2", "Sensor Logger's acceleration units", choices=("g", "m/s2"))
+    frame: str = setting("android", "Sensor Logger's frame: ios for an iPhone without the app's Standardise setting",
+                         choices=("android", "ios"), device=True)
+    placement: str = setting("auto", "where phones are worn: auto (inferred per device), waist or pocket", choices=PLACEMENT_CHOICES,
+                             device=True)
+    max_payload: int = setting(256 * 1024, "bytes; a larger message is rejected unread", low=64)
+    max_queue: int = setting(10_000, "windows waiting for the model; the oldest is dropped beyond it", low=1)
+    max_queue_per_device: int = setting(256, "windows one device may have waiting, so that it cannot crowd out the others", low=1)
+    max_pending_labels: int = setting(10_000, "labels held while the broker is away; the newest is dropped beyond it", low=1)
+    max_devices: int = setting(20_000, "devices with state (about 9 kB each); a new one beyond it is rejected", low=1)
+    max_batch: int = setting(256, "windows classified in one call", low=1)
+    idle_timeout: float = setting(600.0, "seconds of silence before a device's state is freed", low=1.0)
+    stats_interval: float = setting(10.0, "seconds between <prefix>/stats and housekeeping", low=0.05)
+    ha_discovery: bool = setting(False, "announce each device to Home Assistant (MQTT discovery)")
+    ha_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix (its MQTT integration's setting)")
+    ha_expire_after: int = setting(60, "seconds without a label before Home Assistant shows a device's activity unavailable (0: never)",
+                                   low=0)
+    connect_timeout: float = setting(300.0, "at start, keep trying a broker that is not up yet this long, in seconds (0: fail at once)",
+                                     low=0.0)
+    metrics_port: int = setting(0, "serve Prometheus metrics on this port (0: off; the metrics extra)", low=0, high=65535)
+    metrics_host: str = setting("0.0.0.0", "the address the metrics listen on: 0.0.0.0 every interface, 127.0.0.1 this host only")
+    log_level: str = setting("INFO", "debug, info, warning, error or critical")
+    amqp: str | None = setting(None, "replicas behind RabbitMQ: readings from its partition queues at amqp://HOST[:PORT][/VHOST] "
+                                     "(the rabbitmq extra; broker then defaults to MQTT on the same host)", kind=str)
+    partitions: int = setting(12, "partition queues, the same on every replica (12 spreads evenly over 2, 3, 4 or 6)", low=1, high=100)
+    amqp_prefetch: int = setting(256, "readings in flight per partition", low=1)
+    amqp_heartbeat: int = setting(5, "seconds; a replica hung for two or three of them loses its partitions to the others", low=0)
+    devices: dict = setting({}, "per-device settings: [devices.NAME] tables of acc_units, gyro_units, frame, placement", flag=False)
 
     # -- derived ------------------------------------------------------------------------------
     @property
@@ -130,71 +143,65 @@ class Settings:
         return f"harstream-{socket.gethostname()}"[:56] + f"-{secrets.token_hex(3)}"
 
     def validate(self) -> "Settings":
+        """Every setting against its description (choices, bounds), then what ties settings together."""
+        for f in fields(self):
+            check_value(f.name, getattr(self, f.name))
+        for device, own in self.devices.items():
+            if not isinstance(own, dict):
+                raise ConfigError(f"devices.{device}: a table of {', '.join(DEVICE_SETTINGS)}")
+            for name, value in own.items():
+                if name not in DEVICE_SETTINGS:
+                    raise ConfigError(f"[devices.{device}]: unknown setting {name!r} (a device takes {', '.join(DEVICE_SETTINGS)})")
+                check_value(name, value, f"device {device}: ")
         self.endpoint()
         if self.persistent and not self.client_id:
             raise ConfigError("a persistent session is kept under a fixed client id: set client_id (e.g. harstream-"
                               f"{socket.gethostname()}), one per daemon")
         if self.client_id is not None and not 0 < len(self.client_id) <= 64:
             raise ConfigError(f"client_id {self.client_id!r}: 1 to 64 characters")
-        if not self.ha_prefix or any(c in self.ha_prefix for c in "+#") or self.ha_prefix.endswith("/"):
-            raise ConfigError(f"ha_prefix {self.ha_prefix!r}: a topic prefix without wildcards or a trailing /")
-        if not 0 <= self.metrics_port <= 65535:
-            raise ConfigError(f"metrics_port {self.metrics_port}: 1 to 65535, or 0 for none")
-        if self.connect_timeout < 0 or self.ha_expire_after < 0:
-            raise ConfigError("connect_timeout and ha_expire_after must not be negative")
-        if self.qos not in (0, 1, 2):
-            raise ConfigError(f"qos {self.qos}: use 0, 1 or 2")
-        if not self.prefix or any(c in self.prefix for c in "+#") or self.prefix.endswith("/"):
-            raise ConfigError(f"prefix {self.prefix!r}: a topic prefix without wildcards or a trailing /")
-        if min(self.smoothing, self.max_queue, self.max_queue_per_device, self.max_batch, self.max_pending_labels, self.max_devices) < 1:
-            raise ConfigError("smoothing, max_queue, max_queue_per_device, max_batch, max_pending_labels and max_devices must be at least 1")
-        if not 0.0 <= self.time_filter < 1.0:
-            raise ConfigError(f"time_filter {self.time_filter}: from 0 (off) up to, not including, 1")
+        for name in ("prefix", "ha_prefix"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "+#") or value.endswith("/"):
+                raise ConfigError(f"{name} {value!r}: a topic prefix without wildcards or a trailing /")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"log_level {self.log_level!r}: use debug, info, warning, error or critical")
         if self.amqp is not None:
-            if not 1 <= self.partitions <= 100:
-                raise ConfigError(f"partitions {self.partitions}: 1 to 100")
-            if self.amqp_prefetch < 1 or self.amqp_heartbeat < 0:
-                raise ConfigError("amqp_prefetch must be at least 1, amqp_heartbeat at least 0")
             url = urlparse(self.amqp)
             if url.scheme not in ("amqp", "amqps") or not url.hostname:
                 raise ConfigError(f"amqp {self.amqp!r}: use amqp://HOST[:PORT][/VHOST] or amqps://")
             if url.password:
                 raise ConfigError("put the password in HARSTREAM_PASSWORD or password_file, not in the amqp URL")
-        if self.max_payload < 64:
-            raise ConfigError("max_payload must be at least 64 bytes")
         for name in ("ca", "cert", "key"):
             value = getattr(self, name)
             if value and not Path(value).is_file():
                 raise ConfigError(f"{name} {value}: no such file")
         if bool(self.cert) != bool(self.key):
             raise ConfigError("a client certificate needs both cert and key")
-        try:
-            self.units_for("")
-            self.units_for("", sensor_logger=True)
-            for device in self.devices:
-                self.units_for(device)
-                if self.frame_for(device) not in ("android", "ios"):
-                    raise ValueError(f"device {device}: frame must be android or ios")
-            if self.frame not in ("android", "ios"):
-                raise ValueError(f"frame {self.frame!r}: use android or ios")
-            for device in ["", *self.devices]:
-                if self.placement_for(device) not in PLACEMENT_CHOICES:
-                    where = f"device {device}: " if device else ""
-                    raise ValueError(f"{where}placement {self.placement_for(device)!r}: use {', '.join(PLACEMENT_CHOICES)}")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
         return self
+
+
+#: What a ``[devices.NAME]`` table may set, from the fields marked ``device``.
+DEVICE_SETTINGS = tuple(f.name for f in fields(Settings) if f.metadata.get("device"))
+
+
+def check_value(name: str, value, where: str = "") -> None:
+    """One value against its field's choices and bounds (a ConfigError that says which)."""
+    meta = next(f.metadata for f in fields(Settings) if f.name == name)
+    if value is None:
+        return
+    if meta["choices"] is not None and value not in meta["choices"]:
+        raise ConfigError(f"{where}{name} {value!r}: one of {', '.join(map(str, meta['choices']))}")
+    if meta["low"] is not None and value < meta["low"] or meta["high"] is not None and value > meta["high"]:
+        bounds = (f"from {meta['low']} to {meta['high']}" if meta["low"] is not None and meta["high"] is not None
+                  else f"at least {meta['low']}" if meta["low"] is not None else f"at most {meta['high']}")
+        raise ConfigError(f"{where}{name} {value!r}: {bounds}")
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
 
 
 def _coerce(name: str, value, source: str):
-    kind = type(getattr(Settings(), name))
-    if name in ("username", "password_file", "ca", "cert", "key", "model", "client_id", "amqp"):
-        kind = str
+    kind = _FIELDS[name].metadata["kind"]
     try:
         if kind is bool and isinstance(value, str):
             if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
@@ -204,29 +211,49 @@ def _coerce(name: str, value, source: str):
             if not isinstance(value, dict):
                 raise ValueError(value)
             return value
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError(value)
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} = {value!r} is not a valid {kind.__name__}") from None
+
+
+def load_toml(text: str, where: str) -> dict:
+    """A settings file's values, coerced and checked against the schema: unknown names anywhere are errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    for section in ("mqtt", "daemon", "input", "model"):  # sections are only for the reader's eye
+        if isinstance(data.get(section), dict) and section not in _FIELDS:
+            data.update(data.pop(section))
+    if "password" in data:
+        raise ConfigError(f"{where}: put the password in a password_file or HARSTREAM_PASSWORD, not in the settings file")
+    values = {}
+    for name, value in data.items():
+        if name not in _FIELDS:
+            raise ConfigError(f"{where}: unknown setting {name!r}")
+        values[name] = _coerce(name, value, where)
+    for device, own in values.get("devices", {}).items():
+        if not isinstance(own, dict):
+            raise ConfigError(f"{where}: devices.{device} must be a table ([devices.{device}])")
+        for name in own:
+            if name not in DEVICE_SETTINGS:
+                raise ConfigError(f"{where}: [devices.{device}]: unknown setting {name!r} (a device takes {', '.join(DEVICE_SETTINGS)})")
+        values["devices"][device] = {name: _coerce(name, v, f"{where}: [devices.{device}]") for name, v in own.items()}
+    return values
 
 
 def load(path: str | Path | None = None, env=os.environ, flags: dict | None = None) -> Settings:
     values: dict = {}
     if path:
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-        for section in ("mqtt", "daemon", "input", "model"):  # sections are only for the reader's eye
-            if isinstance(data.get(section), dict) and section not in _FIELDS:
-                data.update(data.pop(section))
-        if "password" in data:
-            raise ConfigError(f"{path}: put the password in a password_file or HARSTREAM_PASSWORD, not in the settings file")
-        for name, value in data.items():
-            if name not in _FIELDS:
-                raise ConfigError(f"{path}: unknown setting {name!r}")
-            values[name] = _coerce(name, value, str(path))
+        values.update(load_toml(text, str(path)))
     for name in _FIELDS:
         key = f"HARSTREAM_{name.upper()}"
         if key in env and name != "devices":
@@ -239,3 +266,62 @@ def load(path: str | Path | None = None, env=os.environ, flags: dict | None = No
         if url.hostname:
             values["broker"] = f"{'mqtts' if url.scheme == 'amqps' else 'mqtt'}://{url.hostname}:{8883 if url.scheme == 'amqps' else 1883}"
     return Settings(**values).validate()
+
+
+# -- the schema's other readers: flags, the effective settings, the README's table ------------------------
+
+def flag_names(names=None) -> list[str]:
+    """The settings that are ``serve`` flags (all that are marked so, or those of ``names`` that are)."""
+    return [f.name for f in fields(Settings) if f.metadata["flag"] and (names is None or f.name in names)]
+
+
+def add_flags(parser, names) -> None:
+    """One flag per setting, its help and real default from the schema (flags default to None: the file and
+    the environment may have set the value)."""
+    for name in names:
+        f = _FIELDS[name]
+        meta, flag = f.metadata, "--" + name.replace("_", "-")
+        default = "" if f.default is None else f" (default {f.default})"
+        if meta["kind"] is bool:
+            parser.add_argument(flag, action="store_true", default=None, help=meta["help"] + default)
+        else:
+            metavar = None if meta["choices"] is not None else {int: "N", float: "X"}.get(meta["kind"], "TEXT")
+            parser.add_argument(flag, type=meta["kind"], choices=meta["choices"], default=None, metavar=metavar, help=meta["help"] + default)
+
+
+def effective(settings: Settings) -> str:
+    """The settings in force as TOML (what ``serve --check`` prints): every value, the password never."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        return json.dumps(v)
+
+    lines = []
+    for f in fields(settings):
+        v = getattr(settings, f.name)
+        if f.name == "devices":
+            continue
+        lines.append(f"{f.name} = {value(v)}" if v is not None else f"# {f.name} (unset)")
+    for device, own in settings.devices.items():
+        lines += ["", f"[devices.{json.dumps(device) if not device.replace('-', '').replace('_', '').isalnum() else device}]"]
+        lines += [f"{k} = {value(v)}" for k, v in own.items()]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table() -> str:
+    """The README's settings table."""
+    rows = ["| setting | flag / environment | default | what |", "|---|---|---|---|"]
+    for f in fields(Settings):
+        meta = f.metadata
+        default = "—" if f.default is None or f.name == "devices" else f"`{json.dumps(f.default) if isinstance(f.default, str) else f.default}`"
+        where = (f"`--{f.name.replace('_', '-')}` " if meta["flag"] else "") + (f"`HARSTREAM_{f.name.upper()}`" if f.name != "devices" else "file only")
+        choices = f" ({', '.join(map(str, meta['choices']))})" if meta["choices"] else ""
+        what = (meta["help"] + choices).replace("<", "&lt;").replace(">", "&gt;")  # <prefix> is no HTML tag
+        rows.append(f"| `{f.name}` | {where} | {default} | {what} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # python -m harstream.adapters.config: the README's table
+    print(markdown_table(), end="")
