@@ -31,7 +31,7 @@ from harstream.adapters.brokers import Mosquitto
 
 from . import clients
 from .fleet import ROOT, Fleet
-from .throughput import RATE, SHAPES, blast, flood, windows_in
+from .throughput import ALIASES, RATE, SHAPES, blast, flood, windows_in
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -53,7 +53,7 @@ class Endpoint:  # what blast() needs of a broker
 def timed(endpoint: Endpoint, labels: clients.Collector, shape: str, pids: dict[str, int], before=None, after=None) -> dict:
     """Write the flood, wait for every label; seconds, readings/s, and CPU seconds per process."""
     messages = flood(shape, t0=time.time())
-    devices, samples, _ = SHAPES[shape]
+    devices, samples = SHAPES[shape][:2]
     expected = windows_in(shape)
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     t0 = time.perf_counter()
@@ -73,11 +73,16 @@ def timed(endpoint: Endpoint, labels: clients.Collector, shape: str, pids: dict[
             "cpu_s": {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}}
 
 
+def units_flags(shape: str) -> list[str]:
+    """CSV lines cannot say their units: the device's setting does (throughput.settings_for)."""
+    return ["--acc-units", "m/s2"] if shape == "csv-m/s2" else []
+
+
 def mqtt_daemon(shape: str, model: str, folder: Path) -> dict:
     with Mosquitto() as broker:
         log = open(folder / "mqtt-daemon.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "harstream", "serve", "--broker", broker.url, "--model", str(ROOT / model)],
-                                stderr=log, cwd=ROOT)
+        proc = subprocess.Popen([sys.executable, "-m", "harstream", "serve", "--broker", broker.url, "--model", str(ROOT / model),
+                                 *units_flags(shape)], stderr=log, cwd=ROOT)
         labels = clients.Collector(broker.port, ["har/+/activity"], "scale-labels")
         try:
             clients.Collector(broker.port, ["har/status"], "scale-status").take(1, 30)  # online: it is consuming
@@ -90,7 +95,7 @@ def mqtt_daemon(shape: str, model: str, folder: Path) -> dict:
 
 
 def replicas(node: RabbitMQ, n: int, shape: str, model: str, folder: Path) -> dict:
-    fleet = Fleet(node, "har", model=model, folder=folder, env={"HARSTREAM_AMQP_HEARTBEAT": "0"})
+    fleet = Fleet(node, "har", model=model, folder=folder, env={"HARSTREAM_AMQP_HEARTBEAT": "0"}, extra=tuple(units_flags(shape)))
     labels = clients.Collector(node.mqtt_port, ["har/+/activity"], f"scale-labels-{n}")
     try:
         procs = fleet.start(n)
@@ -128,18 +133,19 @@ def replicas(node: RabbitMQ, n: int, shape: str, model: str, folder: Path) -> di
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 4])
-    ap.add_argument("--shape", choices=["single", "batch", "both"], default="both")
+    ap.add_argument("--shape", nargs="+", choices=[*SHAPES, *ALIASES], default=["both"],
+                    help="message shapes (benchmarks.throughput's; default both: single and columns; all: every one)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--model", default="models/lstm.tflite", help="relative to the checkout (default: the smallest model)")
     args = ap.parse_args(argv)
     folder = Path("/tmp") / f"harstream-scale-{os.getpid()}"
     folder.mkdir(exist_ok=True)
-    shapes = ["single", "batch"] if args.shape == "both" else [args.shape]
+    shapes = list(dict.fromkeys(s for given in args.shape for s in ALIASES.get(given, [given])))
     results: dict = {}
     print(f"cores: {os.cpu_count()}; logs in {folder}", flush=True)
     with RabbitMQ() as node:
         for shape in shapes:
-            devices, samples, per = SHAPES[shape]
+            devices, samples, per = SHAPES[shape][:3]
             print(f"\n== {shape}: {devices} devices x {samples} samples, {per} per message ==", flush=True)
             for r in range(args.repeats):
                 rows = [("mqtt daemon (1 process)", mqtt_daemon(shape, args.model, folder))]

@@ -46,27 +46,67 @@ from harstream.cli import default_model
 from harstream.core.model import Model
 from harstream.core.recording import read_csv
 
-SHAPES = {"single": (200, 320, 1), "batch": (1000, 325, 25)}  # devices, samples per device, samples per message
+#: Every message shape the README documents: (devices, samples per device, samples per message, format, m/s²).
+#: "m/s2" shapes send acceleration in m/s² and say so in the message ("units"), or, for CSV lines, which
+#: cannot, through the device's setting; Sensor Logger always sends m/s².
+SHAPES = {
+    "single": (200, 320, 1, "json", False), "single-m/s2": (200, 320, 1, "json", True),
+    "columns": (1000, 325, 25, "batch", False), "columns-m/s2": (1000, 325, 25, "batch", True),
+    "objects": (1000, 325, 25, "objects", False), "objects-m/s2": (1000, 325, 25, "objects", True),
+    "csv": (1000, 325, 25, "csv", False), "csv-m/s2": (1000, 325, 25, "csv", True),
+    "sensor-logger": (1000, 325, 25, "sensor-logger", True),
+}
+ALIASES = {"batch": ["columns"], "both": ["single", "columns"], "all": list(SHAPES)}
 RATE = 50.0
+G = 9.80665
+
+
+def message(fmt: str, ms2: bool, device: str, t: np.ndarray, raw: np.ndarray) -> bytes:
+    """One message of a shape, as a phone or a microcontroller would send it."""
+    if fmt == "sensor-logger":
+        return encode(fmt, device, t, raw)
+    if ms2:
+        raw = raw.copy()
+        raw[:, :3] *= G
+    units = {"units": {"acc": "m/s2"}} if ms2 else {}
+    if fmt == "objects":
+        return json.dumps([{"t": float(ti), "acc": r[:3], "gyro": r[3:], **units} for ti, r in zip(t, raw.tolist())]).encode()
+    if fmt == "csv":
+        return encode("csv", device, t, raw)
+    if len(t) == 1:
+        return json.dumps({"t": float(t[0]), "acc": raw[0, :3].tolist(), "gyro": raw[0, 3:].tolist(), **units}).encode()
+    return json.dumps({"t": t.tolist(), "acc": raw[:, :3].tolist(), "gyro": raw[:, 3:].tolist(), **units}).encode()
 
 
 def flood(shape: str, t0: float) -> list[tuple[str, bytes]]:
     """The messages of one flood, devices interleaved as they would arrive live."""
-    devices, samples, per_message = SHAPES[shape]
+    devices, samples, per_message, fmt, ms2 = SHAPES[shape]
     rec = read_csv(bundled_recording())
-    fmt = "json" if per_message == 1 else "batch"
     out = []
     for k in range(0, samples, per_message):
         t = t0 + np.arange(k, k + per_message) / RATE
         for d in range(devices):
             i = (k + 997 * d) % (len(rec) - samples)
-            out.append((f"har/dev{d}/imu", encode(fmt, f"dev{d}", t, rec.raw[i:i + per_message])))
+            topic = "sensor-logger" if fmt == "sensor-logger" else f"har/dev{d}/imu"
+            out.append((topic, message(fmt, ms2, f"dev{d}", t, rec.raw[i:i + per_message])))
     return out
 
 
+def settings_for(shape: str, **kw) -> Settings:
+    _, _, _, fmt, ms2 = SHAPES[shape]
+    return Settings(acc_units="m/s2" if fmt == "csv" and ms2 else "g", **kw)
+
+
 def windows_in(shape: str) -> int:
-    devices, samples, _ = SHAPES[shape]
+    devices, samples = SHAPES[shape][:2]
     return devices * ((samples - 128) // 64 + 1)
+
+
+def bare_parse(payload: bytes):
+    """What a bare subscriber does with a message: JSON parsed, or CSV lines split into floats."""
+    if payload[:1] in (b"{", b"["):
+        return json.loads(payload)
+    return [[float(v) for v in line.split(",")] for line in payload.decode().splitlines()]
 
 
 def _varint(n: int) -> bytes:
@@ -132,7 +172,7 @@ def bare_drain(broker: Mosquitto, messages) -> float:
     n, done, count = len(messages), threading.Event(), [0]
 
     def on_message(client, userdata, msg):
-        json.loads(msg.payload)
+        bare_parse(msg.payload)
         count[0] += 1
         if count[0] == n:
             done.set()
@@ -141,7 +181,7 @@ def bare_drain(broker: Mosquitto, messages) -> float:
     client.on_message = on_message
     client.connect(broker.host, broker.port)
     client.loop_start()
-    client.subscribe("har/+/imu", 1)
+    client.subscribe([("har/+/imu", 1), ("sensor-logger", 1)])
     time.sleep(0.3)
     elapsed = _until(done, broker, messages, lambda: f"the bare subscriber got {count[0]} of {n} messages")
     client.disconnect()
@@ -151,7 +191,7 @@ def bare_drain(broker: Mosquitto, messages) -> float:
 
 def daemon_drain(broker: Mosquitto, model, shape: str, messages) -> tuple[float, Daemon]:
     """Seconds for the daemon to label every window of the flood."""
-    daemon = Daemon(Settings(broker=broker.url, client_id=f"bench-daemon-{shape}", stats_interval=3600), model)
+    daemon = Daemon(settings_for(shape, broker=broker.url, client_id=f"bench-daemon-{shape.replace('/', '')}", stats_interval=3600), model)
     daemon.start()
     time.sleep(0.3)
     expected, labelled, done = windows_in(shape), [0], threading.Event()
@@ -169,7 +209,7 @@ def daemon_drain(broker: Mosquitto, model, shape: str, messages) -> tuple[float,
 
 def drain(broker, model, shape: str, repeats: int) -> dict:
     """Bare subscriber and daemon in turn, ``repeats`` times on the same flood; medians."""
-    devices, samples, per_message = SHAPES[shape]
+    devices, samples, per_message = SHAPES[shape][:3]
     messages = flood(shape, time.time())
     gc.collect()
     gc.freeze()  # as `harstream serve` does once started; the flood is then out of the collector's sight for both
@@ -187,7 +227,7 @@ def drain(broker, model, shape: str, repeats: int) -> dict:
          "bare_samples_per_s": total / b, "daemon_samples_per_s": total / d,
          "bare_devices_at_50hz": total / b / RATE, "daemon_devices_at_50hz": total / d / RATE,
          "rejects": dict(daemon.rejects), "daemon_latency_p99_ms": float(np.percentile(list(daemon.latency_ms), 99))}
-    print(f"{shape:6s} {n:6,} messages of {per_message:2d} ({devices:,} devices), median of {repeats}: "
+    print(f"{shape:13s} {n:6,} messages of {per_message:2d} ({devices:,} devices), median of {repeats}: "
           f"bare paho+json {b:5.2f} s ({r['bare_messages_per_s']:7,.0f} msg/s, {r['bare_samples_per_s']:8,.0f} samples/s "
           f"= {r['bare_devices_at_50hz']:6,.0f} devices at 50 Hz); daemon {d:5.2f} s ({r['daemon_messages_per_s']:7,.0f} msg/s, "
           f"{r['daemon_samples_per_s']:8,.0f} samples/s = {r['daemon_devices_at_50hz']:6,.0f} devices); "
@@ -349,7 +389,8 @@ def nbody_seconds_per_step(steps: int = 200_000) -> float:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--shape", choices=["single", "batch", "both"], default="both")
+    parser.add_argument("--shape", nargs="+", choices=[*SHAPES, *ALIASES], default=["all"],
+                        help="message shapes (default all; batch: columns; both: single and columns)")
     parser.add_argument("--repeats", type=int, default=3, help="drains of each kind per shape (medians are reported)")
     parser.add_argument("--latency", action="store_true", help="also find the largest live load kept up with and report latency at 80%% of it")
     parser.add_argument("--memory", action="store_true", help="also report the memory an idle device holds")
@@ -362,11 +403,17 @@ def main(argv=None) -> dict:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     results = {"model": model.name, "drains": [], "live": []}
     try:
-        shapes = ["single", "batch"] if args.shape == "both" else [args.shape]
+        shapes = list(dict.fromkeys(s for given in args.shape for s in ALIASES.get(given, [given])))
         for shape in shapes:
             results["drains"].append(drain(broker, model, shape, args.repeats))
+        print("\n| message shape | bare paho + parse, samples/s | daemon, samples/s (devices at 50 Hz) | ratio (each run) |\n|---|---|---|---|")
+        for r in results["drains"]:
+            print(f"| {r['shape']} | {r['bare_samples_per_s']:,.0f} | {r['daemon_samples_per_s']:,.0f} ({r['daemon_devices_at_50hz']:,.0f}) | "
+                  f"**{r['ratio']:.2f}** ({', '.join(f'{x:.2f}' for x in r['ratios'])}) |", flush=True)
         if args.latency:
             for r in results["drains"]:
+                if r["shape"] not in ("single", "columns"):
+                    continue  # the live generator sends these two shapes
                 live = live_latency(broker, model, SHAPES[r["shape"]][2], int(r["daemon_devices_at_50hz"]))
                 results["live"].append(live)
                 print(f"{r['shape']:6s} live: keeps up with {live['largest_kept_up']:,} devices; at 80% of that, window->label "

@@ -199,3 +199,28 @@ def test_many_devices_flushed_together_give_each_one_s_windows(recording):
         for s in (a, b):
             s.push([], np.zeros((0, 6)))  # what is still pending (too few for a window), processed
         assert a.counts == b.counts and a.resampler.k_next == b.resampler.k_next and a.resampler.last_t == b.resampler.last_t
+
+
+csv_field = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-10**20, 10**20).map(str),
+                      st.sampled_from(["", " 1.5", "nan", "-inf", "1e400", "1_0", "0x10", "true", "1.7e9", "\u00e9"]))
+csv_line = st.lists(csv_field, min_size=5, max_size=8).map(",".join)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(csv_line, min_size=1, max_size=6).map(lambda lines: "\n".join(lines).encode("utf-8")))
+def test_fuzz_csv_read_and_parse_agree(payload):
+    for units in (Units(), Units("m/s2", "deg/s")):
+        assert outcome(read, payload, units) == outcome(parse, payload, units)
+
+
+def test_every_batch_shape_takes_a_quick_path(recording):
+    """Columns, a list of sample objects and CSV lines, plain and in g and rad/s, skip parse's numpy arrays."""
+    t = (1.7e9 + recording.t[:25]).tolist()
+    acc, gyro = recording.raw[:25, :3].tolist(), recording.raw[:25, 3:].tolist()
+    shapes = {"columns": json.dumps({"t": t, "acc": acc, "gyro": gyro}).encode(),
+              "objects": json.dumps([{"t": a, "acc": b, "gyro": c} for a, b, c in zip(t, acc, gyro)]).encode(),
+              "csv": "\n".join(",".join(map(repr, [a, *b, *c])) for a, b, c in zip(t, acc, gyro)).encode()}
+    for name, payload in shapes.items():
+        quick = read(payload)
+        assert type(quick[0]) is list, name
+        np.testing.assert_array_equal(as_arrays(quick)[1], parse(payload)[1])

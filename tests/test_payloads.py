@@ -93,3 +93,22 @@ def test_sensor_logger_waits_for_the_slower_sensor_and_interpolates():
     np.testing.assert_allclose(raw[:, 3], [0, 0.8, 1.6])
     t, raw = aligner.push(split_message({"deviceId": "d", "payload": [{"name": "gyroscope", "time": ns(1.1), "x": 4, "y": 0, "z": 0}]})[1])
     assert t.tolist() == [1.06, 1.08] and math.isclose(raw[0, 2], 4.0)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.fixed_dictionaries(
+    {"name": st.sampled_from(["accelerometer", "gravity", "gyroscope", "totalacceleration", "location"]),
+     "time": st.integers(-2**62, 2**62) | st.integers(1_700_000_000_000_000_000, 1_800_000_000_000_000_000) | st.floats(allow_nan=False),
+     "x": st.floats() | st.integers(-10**5, 10**5), "y": st.floats(allow_nan=False), "z": st.floats() | st.booleans()}), max_size=8))
+def test_sensor_logger_quick_reading_equals_item_by_item(items):
+    """The one-pass reader of plain messages gives exactly what reading item by item gives."""
+    from harstream.core.sensorlogger import _plain_readings, split_items
+
+    quick = _plain_readings(items)
+    if quick is None:
+        return
+    slow = split_items(items)
+    assert set(quick) == set(slow)
+    for name in quick:
+        np.testing.assert_array_equal(quick[name][0], slow[name][0])
+        np.testing.assert_array_equal(quick[name][1], slow[name][1])

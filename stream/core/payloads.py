@@ -219,9 +219,25 @@ _LIST, _THREE = {list}, {3}
 LIMITS = np.array([MAX_ABS_TIME] + [MAX_ABS_ACC_G] * 3 + [MAX_ABS_GYRO] * 3)  # |t|, |acc|, |gyro|
 
 
+def _own_units(obj: dict, units: Units) -> Units | None:
+    """The units a message names (``"units"``, its only other key), else the device's; None if it names
+    them wrongly or holds anything else (parse says what)."""
+    if len(obj) == 3:
+        return units
+    if len(obj) != 4 or "units" not in obj:
+        return None
+    try:
+        return units.override(obj["units"])
+    except Reject:
+        return None
+
+
 def _one_sample(obj, units: Units) -> tuple[float, tuple] | None:
     """A plain one-sample object as (t, 6 raw values) in Python floats, if every check passes; else None."""
-    if type(obj) is not dict or len(obj) != 3:
+    if type(obj) is not dict:
+        return None
+    units = _own_units(obj, units)
+    if units is None:
         return None
     t, acc, gyro = obj.get("t"), obj.get("acc"), obj.get("gyro")
     if type(t) not in _NUMBER or type(acc) is not list or type(gyro) is not list or len(acc) != 3 or len(gyro) != 3:
@@ -260,21 +276,69 @@ def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[list, 
     return t, (acc, gyro)
 
 
-def _column_lists(obj) -> tuple[list, list, list] | None:
+def _column_lists(obj, units: Units) -> tuple[list, list, list, Units] | None:
     """A column batch's ``t``, ``acc``, ``gyro`` if it is one: nothing else in it, lists of equal length
     (2 to MAX_SAMPLES), rows of three as lists (a string of three characters would pass for one).
     Anything else: None, and parse says what is wrong."""
-    if type(obj) is not dict or len(obj) != 3:
+    if type(obj) is not dict:
         return None
+    units = _own_units(obj, units)
     t, acc, gyro = obj.get("t"), obj.get("acc"), obj.get("gyro")
-    if type(t) is not list or type(acc) is not list or type(gyro) is not list or not 1 < len(t) == len(acc) == len(gyro) <= MAX_SAMPLES:
+    if units is None or type(t) is not list or type(acc) is not list or type(gyro) is not list \
+            or not 1 < len(t) == len(acc) == len(gyro) <= MAX_SAMPLES:
         return None
     try:
         if {*map(type, acc), *map(type, gyro)} != _LIST or {*map(len, acc), *map(len, gyro)} != _THREE:
             return None
     except TypeError:
         return None
-    return t, acc, gyro
+    return t, acc, gyro, units
+
+
+def _object_list(obj, units: Units) -> tuple[list, list, list, Units] | None:
+    """A batch as a list of plain one-sample objects (2 to MAX_SAMPLES, each exactly ``t``, ``acc``, ``gyro``
+    with rows of three as lists) turned into the columns it stands for; anything else: None (parse decides)."""
+    if type(obj) is not list or not 1 < len(obj) <= MAX_SAMPLES or type(obj[0]) is not dict:
+        return None
+    named = obj[0].get("units")  # every item must name the same units, or none
+    units = _own_units(obj[0], units)
+    if units is None:
+        return None
+    size = 3 if named is None else 4
+    t, acc, gyro = [], [], []
+    for item in obj:
+        if type(item) is not dict or len(item) != size or (named is not None and item.get("units") != named):
+            return None
+        a, g = item.get("acc"), item.get("gyro")
+        if type(a) is not list or type(g) is not list or len(a) != 3 or len(g) != 3:
+            return None
+        t.append(item.get("t"))
+        acc.append(a)
+        gyro.append(g)
+    return t, acc, gyro, units
+
+
+def _csv_columns(payload: bytes) -> tuple[list, list, list] | None:
+    """CSV lines of seven finite numbers (2 to MAX_SAMPLES) as columns of Python floats; anything else: None."""
+    try:
+        lines = [line for line in payload.decode("ascii").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        return None
+    if not 1 < len(lines) <= MAX_SAMPLES:
+        return None
+    try:
+        rows = [[float(v) for v in line.split(",")] for line in lines]
+    except ValueError:
+        return None
+    if {*map(len, rows)} != _SEVEN:
+        return None
+    flat = list(chain.from_iterable(rows))
+    if not all(map(math.isfinite, flat)):
+        return None
+    return [r[0] for r in rows], [r[1:4] for r in rows], [r[4:7] for r in rows]
+
+
+_SEVEN = {7}
 
 
 def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[np.ndarray, np.ndarray] | None:
@@ -301,8 +365,9 @@ def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[np.nda
 
 def read(payload: bytes, units: Units = Units()):
     """:func:`parse` for the daemon, with the commonest messages spared numpy's per-call cost:
-    one plain sample comes back as ``(t, row)`` in Python floats; a plain column batch in g and
-    rad/s as ``(t, (acc, gyro))``, the lists as sent; anything else as ``parse`` gives it:
+    one plain sample comes back as ``(t, row)`` in Python floats; a plain batch in g and rad/s
+    (columns, a list of sample objects, CSV lines) as ``(t, (acc, gyro))``, lists of numbers;
+    anything else as ``parse`` gives it:
     ``(t (n,), raw (n, 6))`` arrays.  The values, the checks and the rejects are
     ``parse``'s: a message the quick paths do not take, or doubt, goes through ``parse``.
 
@@ -315,14 +380,18 @@ def read(payload: bytes, units: Units = Units()):
     ([1.0, 1.02], (2, 6))
     """
     head = payload[:1]
-    if head != b"{" or b"true" in payload or b"false" in payload:
+    if head not in b"{[" or not head:  # CSV lines (or nothing): parse's verdict unless they are plain
+        columns = _csv_columns(payload) if head else None
+        quick = columns and (_plain_columns(*columns, units) or _clean_columns(*columns, units))
+        return quick if quick is not None else parse(payload, units)
+    if b"true" in payload or b"false" in payload:
         return parse(payload, units)
     obj = decode_json(payload)
-    quick = _one_sample(obj, units)
+    quick = _one_sample(obj, units) if head == b"{" else None
     if quick is None:
-        columns = _column_lists(obj)
+        columns = _column_lists(obj, units) if head == b"{" else _object_list(obj, units)
         if columns is not None:
-            quick = _plain_columns(*columns, units) or _clean_columns(*columns, units)
+            quick = _plain_columns(*columns) or _clean_columns(*columns)
     return quick if quick is not None else _parse_decoded(obj, payload, units)
 
 

@@ -22,6 +22,7 @@ acceleration and gravity have the opposite sign: ``frame="ios"`` flips them.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import chain
 
 import numpy as np
 
@@ -56,8 +57,13 @@ def seconds_to_ns(t: float) -> int:
     return whole * 1_000_000_000 + round((t - whole) * 1e9)
 
 
-def split_message(msg) -> tuple[str, list[tuple[str, float, list[float]]]]:
-    """(device id, [(sensor, t seconds, [x, y, z])]) of the readings we use; others are ignored."""
+#: A message's readings of the sensors we use: sensor -> (t seconds (n,), values (n, 3)), in message order.
+Readings = dict
+
+
+def split_message(msg) -> tuple[str, Readings]:
+    """(device id, readings by sensor) of the sensors we use; others are ignored.  Plain messages (numbers
+    where numbers belong) are read in one pass per sensor; anything else item by item, for the reason."""
     if not isinstance(msg, dict) or not isinstance(msg.get("payload"), list):
         raise Reject("bad_shape", "a Sensor Logger message needs a 'payload' list")
     device = msg.get("deviceId")
@@ -65,8 +71,51 @@ def split_message(msg) -> tuple[str, list[tuple[str, float, list[float]]]]:
         raise Reject("missing_field", "a Sensor Logger message needs a 'deviceId' string")
     if len(msg["payload"]) > 4 * MAX_SAMPLES:
         raise Reject("too_many_samples", f"{len(msg['payload'])} readings in one message")
+    readings = _plain_readings(msg["payload"])
+    return device, readings if readings is not None else split_items(msg["payload"])
+
+
+_NUMBER = frozenset((int, float))
+
+
+def _plain_readings(payload: list) -> Readings | None:
+    """The readings of a message whose every item we use is a plain object with numbers; else None."""
+    groups: dict[str, tuple[list, list]] = {}
+    try:
+        for item in payload:
+            if type(item) is not dict:
+                return None
+            name = item.get("name")
+            if name not in SENSORS:
+                continue
+            values = item.get("values", item)
+            group = groups.get(name)
+            if group is None:
+                group = groups[name] = ([], [])
+            group[0].append(item["time"])
+            group[1].append((values["x"], values["y"], values["z"]))
+        out = {}
+        for name, (times, xyz) in groups.items():
+            kinds = set(map(type, times))
+            if not _NUMBER.issuperset(map(type, chain.from_iterable(xyz))) or not kinds or not _NUMBER.issuperset(kinds):
+                return None
+            if kinds == {int}:  # epoch ns as exactly as a float allows, as ns_to_seconds does
+                ns = np.array(times, dtype=np.int64)
+                t = (ns // 1_000_000_000).astype(np.float64) + (ns % 1_000_000_000) / 1e9
+            elif kinds == {float}:
+                t = np.array(times, dtype=np.float64) / 1e9
+            else:
+                return None
+            out[name] = (t, np.array(xyz, dtype=np.float64).reshape(-1, 3))
+        return out
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def split_items(payload: list) -> Readings:
+    """Item by item, with each bad item's reason."""
     items = []
-    for i, item in enumerate(msg["payload"]):
+    for i, item in enumerate(payload):
         if not isinstance(item, dict):
             raise Reject("bad_type", f"payload item {i} is not an object")
         name = item.get("name")
@@ -85,7 +134,12 @@ def split_message(msg) -> tuple[str, list[tuple[str, float, list[float]]]]:
         if any(isinstance(values.get(k), bool) for k in ("x", "y", "z")):
             raise Reject("bad_type", f"payload item {i} ({name}) holds a boolean")
         items.append((name, t, xyz))
-    return device, items
+    out = {}
+    for name in SENSORS:
+        mine = [(t, xyz) for n, t, xyz in items if n == name]
+        if mine:
+            out[name] = (np.array([t for t, _ in mine], dtype=np.float64), np.array([xyz for _, xyz in mine], dtype=np.float64))
+    return out
 
 
 class Aligner:
@@ -99,20 +153,19 @@ class Aligner:
         self.counts = Counter()
         self.emitted_to = -np.inf
 
-    def push(self, items) -> tuple[np.ndarray, np.ndarray]:
-        self._check(items)
-        for name in SENSORS:
-            new = [(t, xyz) for n, t, xyz in items if n == name]
-            if new:
-                t_old, v_old = self.buffers[name]
-                t = np.concatenate([t_old, [t for t, _ in new]])
-                v = np.concatenate([v_old, [xyz for _, xyz in new]])
+    def push(self, readings: Readings) -> tuple[np.ndarray, np.ndarray]:
+        self._check(readings)
+        for name, (t_new, v_new) in readings.items():
+            t_old, v_old = self.buffers[name]
+            t = np.concatenate([t_old, t_new])
+            v = np.concatenate([v_old, v_new])
+            if len(t) > 1 and (t[1:] < t[:-1]).any():
                 order = np.argsort(t, kind="stable")
                 t, v = t[order], v[order]
-                if len(t) > MAX_BUFFERED:
-                    self.counts["sensor_logger_overflow"] += len(t) - MAX_BUFFERED
-                    t, v = t[-MAX_BUFFERED:], v[-MAX_BUFFERED:]
-                self.buffers[name] = (t, v)
+            if len(t) > MAX_BUFFERED:
+                self.counts["sensor_logger_overflow"] += len(t) - MAX_BUFFERED
+                t, v = t[-MAX_BUFFERED:], v[-MAX_BUFFERED:]
+            self.buffers[name] = (t, v)
         total = len(self.buffers["totalacceleration"][0]) > 0
         reference = "totalacceleration" if total else "accelerometer"
         others = ["gyroscope"] if total else ["gravity", "gyroscope"]
@@ -133,18 +186,20 @@ class Aligner:
         raw = np.hstack([sign * acc * ACC_UNITS[self.units.acc], gyro * GYRO_UNITS[self.units.gyro]])
         return t, raw  # every reading was checked in _check; their interpolations and sums stay within the limits
 
-    def _check(self, items) -> None:
+    def _check(self, readings: Readings) -> None:
         """Reject a bad message before it touches the buffers.  Acceleration and gravity may each
         reach half the limit, so that their sum, the total acceleration, stays within it."""
-        if not items:
+        if not readings:
             return
-        names = np.array([n for n, _, _ in items])
-        t = np.array([t for _, t, _ in items])
-        scale = np.where(names == "gyroscope", GYRO_UNITS[self.units.gyro], ACC_UNITS[self.units.acc])
-        limits = np.select([names == "gyroscope", names == "totalacceleration"], [MAX_ABS_GYRO, MAX_ABS_ACC_G], MAX_ABS_ACC_G / 2)
-        check_readings(t, np.array([xyz for _, _, xyz in items]) * scale[:, None], limits[:, None])
-        for name in SENSORS:
-            check_density(np.sort(t[names == name]))
+        names = list(readings)
+        t = np.concatenate([readings[n][0] for n in names])
+        values = np.concatenate([readings[n][1] * (GYRO_UNITS[self.units.gyro] if n == "gyroscope" else ACC_UNITS[self.units.acc])
+                                 for n in names])
+        limits = np.concatenate([np.full(len(readings[n][0]), MAX_ABS_GYRO if n == "gyroscope" else MAX_ABS_ACC_G
+                                         if n == "totalacceleration" else MAX_ABS_ACC_G / 2) for n in names])
+        check_readings(t, values, limits[:, None])
+        for name in names:
+            check_density(np.sort(readings[name][0]))
 
     def _at(self, name: str, t: np.ndarray) -> np.ndarray:
         st, sv = self.buffers[name]
