@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from harstream.core import DeviceStream
 from harstream.core import payloads
-from harstream.core.payloads import Reject, Units, parse, read
+from harstream.core.payloads import Reject, Units, parse
+from harstream.core.quickread import read
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .preprocess import BLOCK, MEDIAN_SIZE
+from .preprocess import BLOCK, Preprocessor
 from .windows import DeviceStream, Window
 
 
@@ -42,7 +42,7 @@ def flush_many(streams: list[DeviceStream]) -> list[Window]:
     rate = batch[0].resampler.rate
     # A stream that differs from the rest (another rate, a first block, a block longer than the
     # filters' matrices) goes its own way.
-    alone = [s for s in batch if s.resampler.last_t is None or s.resampler.rate != rate or s.preprocessor._history is None]
+    alone = [s for s in batch if s.resampler.last_t is None or s.resampler.rate != rate or not s.preprocessor.started]
     together = [s for s in batch if s not in alone]
     blocks, k_next, counts, t0s = [], [], [], []
     for s in together:
@@ -50,7 +50,7 @@ def flush_many(streams: list[DeviceStream]) -> list[Window]:
         waiting = s.take_pending()
         k_end = math.floor((waiting[-1, 0] - r.t0) * r.rate + 1e-3)  # as Resampler.push
         if k_end - r.k_next + 1 > BLOCK or k_end < r.k_next:
-            s._pending.frombytes(waiting.tobytes())  # put back: its own flush takes it
+            s.put_back(waiting)  # its own flush takes it
             alone.append(s)
             continue
         blocks.append(waiting)
@@ -92,42 +92,9 @@ def flush_many(streams: list[DeviceStream]) -> list[Window]:
         r.last_t, r.last_x = float(b[-1, 0]), b[-1, 1:].copy()
     # -- preprocess: the median over every row, then each filter per block length, devices as columns --
     grid_parts = np.split(grid, np.cumsum(counts)[:-1])
-    processed = _preprocess_many([s.preprocessor for s in together], np.split(values, np.cumsum(counts)[:-1]))
+    processed = Preprocessor.process_many([s.preprocessor for s in together], np.split(values, np.cumsum(counts)[:-1]))
     for s, b, g, p in zip(together, blocks, grid_parts, processed):
         out += s.cut(g, p)
         s.counts["samples"] += len(b)
-        s._after()
-    return out
-
-
-def _preprocess_many(preps: list, parts: list[np.ndarray]) -> list[np.ndarray]:
-    """``Preprocessor.process`` for each (started) preprocessor and its block of at most BLOCK rows."""
-    h = MEDIAN_SIZE - 1
-    ext = np.concatenate([np.concatenate((p._history, x)) for p, x in zip(preps, parts)])
-    a, b, c = ext[:-2], ext[1:-1], ext[2:]
-    med_all = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
-    sizes = np.array([len(x) for x in parts])
-    starts = np.concatenate(([0], np.cumsum(sizes + h)[:-1]))
-    out: list = [None] * len(preps)
-    for k, p in enumerate(preps):
-        p._history = ext[starts[k] + sizes[k]:starts[k] + sizes[k] + h].copy()
-    by_length: dict[int, list[int]] = {}
-    for k, n in enumerate(sizes):
-        by_length.setdefault(int(n), []).append(k)
-    noise, gravity = preps[0]._noise, preps[0]._gravity
-    for L, members in by_length.items():
-        g = len(members)
-        x = np.concatenate([med_all[starts[k]:starts[k] + L] for k in members], axis=1)  # (L, 6g)
-        state = np.concatenate([preps[k]._noise_state for k in members], axis=1)
-        z = noise.step(L) @ np.concatenate((state, x))
-        smooth = z[:L].reshape(L, g, 6)
-        acc = smooth[:, :, :3]
-        gstate = np.concatenate([preps[k]._gravity_state for k in members], axis=1)
-        zg = gravity.step(L) @ np.concatenate((gstate, acc.reshape(L, 3 * g)))
-        grav = zg[:L].reshape(L, g, 3)
-        rows = np.concatenate((acc, acc - grav, smooth[:, :, 3:], grav), axis=2)  # (L, g, 12)
-        for col, k in enumerate(members):
-            preps[k]._noise_state = z[L:, 6 * col:6 * col + 6].copy()
-            preps[k]._gravity_state = zg[L:, 3 * col:3 * col + 3].copy()
-            out[k] = rows[:, col, :]
+        s.settle()
     return out

@@ -158,6 +158,46 @@ class Preprocessor:
         self._noise_state = None
         self._gravity_state = None
 
+    @property
+    def started(self) -> bool:
+        """Whether a sample has been through (the filters hold a state): ``process_many`` takes only those."""
+        return self._history is not None
+
+    @staticmethod
+    def process_many(preps: list["Preprocessor"], parts: list[np.ndarray]) -> list[np.ndarray]:
+        """``process`` for each (started) preprocessor and its block of at most BLOCK rows, in one pass: the
+        median over every row at once, and each filter as one matrix product over all blocks of the same
+        length, side by side as columns.  The values agree with each one's own ``process`` to the rounding of
+        a matrix product (1e-15 relative)."""
+        h = MEDIAN_SIZE - 1
+        ext = np.concatenate([np.concatenate((p._history, x)) for p, x in zip(preps, parts)])
+        med_all = _median3(ext)  # (rows that straddle two blocks are computed and never used)
+        sizes = np.array([len(x) for x in parts])
+        starts = np.concatenate(([0], np.cumsum(sizes + h)[:-1]))
+        out: list = [None] * len(preps)
+        for k, p in enumerate(preps):
+            p._history = ext[starts[k] + sizes[k]:starts[k] + sizes[k] + h].copy()
+        by_length: dict[int, list[int]] = {}
+        for k, n in enumerate(sizes):
+            by_length.setdefault(int(n), []).append(k)
+        noise, gravity = preps[0]._noise, preps[0]._gravity
+        for L, members in by_length.items():
+            g = len(members)
+            x = np.concatenate([med_all[starts[k]:starts[k] + L] for k in members], axis=1)  # (L, 6g)
+            state = np.concatenate([preps[k]._noise_state for k in members], axis=1)
+            z = noise.step(L) @ np.concatenate((state, x))
+            smooth = z[:L].reshape(L, g, 6)
+            acc = smooth[:, :, :3]
+            gstate = np.concatenate([preps[k]._gravity_state for k in members], axis=1)
+            zg = gravity.step(L) @ np.concatenate((gstate, acc.reshape(L, 3 * g)))
+            grav = zg[:L].reshape(L, g, 3)
+            rows = np.concatenate((acc, acc - grav, smooth[:, :, 3:], grav), axis=2)  # (L, g, 12)
+            for col, k in enumerate(members):
+                preps[k]._noise_state = z[L:, 6 * col:6 * col + 6].copy()
+                preps[k]._gravity_state = zg[L:, 3 * col:3 * col + 3].copy()
+                out[k] = rows[:, col, :]
+        return out
+
     def _start(self, first: np.ndarray) -> None:
         self._history = np.repeat(first[None, :], MEDIAN_SIZE - 1, axis=0)
         self._noise_state = np.outer(self._noise.steady, first)

@@ -185,7 +185,7 @@ class DeviceStream:
         waiting = self.take_pending()
         windows = self._run(waiting[:, 0], waiting[:, 1:])
         self.counts["samples"] += len(waiting)
-        self._after()
+        self.settle()
         return windows
 
     def take_pending(self) -> np.ndarray:
@@ -211,10 +211,14 @@ class DeviceStream:
             t, raw = np.concatenate([waiting[:, 0], t]), np.concatenate([waiting[:, 1:], raw])
             self._pending = array("d")
         windows = self._push(t, raw)
-        self._after()
+        self.settle()
         return windows
 
-    def _after(self) -> None:
+    def put_back(self, waiting: np.ndarray) -> None:
+        """Rows that ``take_pending`` took, pending again (in front of none: nothing arrived meanwhile)."""
+        self._pending.frombytes(np.ascontiguousarray(waiting, dtype=np.float64).tobytes())
+
+    def settle(self) -> None:
         """Everything received is processed: note the last time and when the next window falls due."""
         self.due = False
         self._last_t = self.resampler.last_t

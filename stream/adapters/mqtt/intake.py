@@ -15,7 +15,8 @@ from collections import Counter
 
 from ...core import Recognizer, Window
 from ...core.blocks import flush_many
-from ...core.payloads import Reject, decode_json, read
+from ...core.payloads import Reject, decode_json
+from ...core.quickread import read
 from ...core.sensorlogger import Aligner, split_message
 from ..config import Settings
 
