@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="TOML settings file (README: Settings)")
     p.add_argument("--check", action="store_true", help="print the settings in force, check them and the model, then exit")
     config.add_flags(p, config.flag_names())
+    p.add_argument("--web", dest="web_port", type=int, metavar="PORT", help="the same as --web-port: the live page and the phone page")
     p.set_defaults(func=commands.cmd_serve)
 
     p = sub.add_parser("rabbitmq-setup", allow_abbrev=False,
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): Mosquitto if installed, else the built-in broker; on a free port either way")
     p.add_argument("--format", choices=["json", "batch", "csv", "sensor-logger"], default="json", help="the message format (default json)")
     p.add_argument("--recording", default=None, help="a CSV recording (default: the bundled test-subject recording)")
+    p.add_argument("--no-web", action="store_true", help="no live page (it is on when the web extra is installed)")
     p.set_defaults(func=commands.cmd_demo)
 
     p = sub.add_parser("export-csv", allow_abbrev=False, help="write HAPT experiments out as CSV recordings")

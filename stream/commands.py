@@ -244,7 +244,10 @@ def cmd_record(args) -> int:
 def cmd_demo(args) -> int:
     from .adapters.demo import run
 
-    result = run(load_model(args.model), speed=args.speed, broker_kind=args.broker, fmt=args.format, recording=args.recording)
+    import importlib.util
+
+    web = not args.no_web and importlib.util.find_spec("aiohttp") is not None  # the live page when the web extra is there
+    result = run(load_model(args.model), speed=args.speed, broker_kind=args.broker, fmt=args.format, recording=args.recording, web=web)
     if result["labels"] < result["expected"]:
         raise UsageError(f"only {result['labels']} of {result['expected']} labels arrived")
     return 0

@@ -99,6 +99,14 @@ class Settings:
     partitions: int = setting(12, "partition queues, the same on every replica (12 spreads evenly over 2, 3, 4 or 6)", low=1, high=100)
     amqp_prefetch: int = setting(256, "readings in flight per partition", low=1)
     amqp_heartbeat: int = setting(5, "seconds; a replica hung for two or three of them loses its partitions to the others", low=0)
+    web_port: int = setting(0, "serve the live page and the phone page on this port (0: off; the web extra)", low=0, high=65535)
+    web_host: str = setting("127.0.0.1", "the address the pages listen on; another than 127.0.0.1 serves HTTPS only")
+    web_cert: str | None = setting(None, "the pages' TLS certificate (unset: one made once and kept in web_state)", kind=str)
+    web_key: str | None = setting(None, "the key of web_cert", kind=str)
+    web_token: str | None = setting(None, "the token a phone page must show to send readings (unset: made once, kept in web_state)",
+                                    kind=str)
+    web_view_token: bool = setting(False, "the live page needs the token too (default: anyone who reaches it may look)")
+    web_state: str = setting("~/.local/state/harstream", "where the pages' made certificate and token are kept")
     devices: dict = setting({}, "per-device settings: [devices.NAME] tables of acc_units, gyro_units, frame, placement", flag=False)
 
     # -- derived ------------------------------------------------------------------------------
@@ -177,6 +185,14 @@ class Settings:
                 raise ConfigError(f"{name} {value}: no such file")
         if bool(self.cert) != bool(self.key):
             raise ConfigError("a client certificate needs both cert and key")
+        if bool(self.web_cert) != bool(self.web_key):
+            raise ConfigError("the pages' certificate needs both web_cert and web_key")
+        for name in ("web_cert", "web_key"):
+            value = getattr(self, name)
+            if value and not Path(value).is_file():
+                raise ConfigError(f"{name} {value}: no such file")
+        if self.web_token is not None and len(self.web_token) < 8:
+            raise ConfigError("web_token: at least 8 characters (unset, one is made)")
         return self
 
 

@@ -11,20 +11,23 @@ import paho.mqtt.client as mqtt
 
 from ..core.recording import window_truth
 from ..core.scoring import StreamScore
-from .brokers import start_broker
+from .brokers import free_port, start_broker
 from .config import Settings
 from .mqtt import Daemon
 from .replay import bundled_recording, load_recording, replay
 
 
-def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json", recording=None, out=sys.stdout) -> dict:
+def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json", recording=None, out=sys.stdout,
+        web: bool = False) -> dict:
+    """``web``: the live page too (the web extra), its address printed first."""
     rec = load_recording(recording or bundled_recording())
     broker = start_broker(broker_kind)
     kind = "Mosquitto" if broker.__class__.__name__ == "Mosquitto" else "the built-in broker"
     print(f"broker: {kind} on {broker.url}; model: {model.name} ({model.backend}); "
           f"replaying {rec.name} ({len(rec) / 50:.0f} s of recording) " + (f"at x{speed:g}" if speed > 0 else "as fast as it goes"), file=out)
-    settings = Settings(broker=broker.url, client_id="harstream-demo", stats_interval=5.0)
+    settings = Settings(broker=broker.url, client_id="harstream-demo", stats_interval=5.0, web_port=free_port() if web else 0)
     daemon = Daemon(settings, model)
+    pages = None
     labels: queue.Queue = queue.Queue()
     watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="harstream-demo-watch")
     watcher.on_message = lambda c, u, m: labels.put(json.loads(m.payload))
@@ -34,6 +37,14 @@ def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json"
     score = StreamScore()
     try:
         daemon.start()
+        if web:
+            from .web import WebFront
+
+            try:
+                pages = WebFront(settings, daemon.recognizer.labels).start()
+                print(f"live page: {pages.url}  (a phone on this machine's network: serve --web-host 0.0.0.0)", file=out, flush=True)
+            except RuntimeError as exc:
+                print(f"no live page: {exc}", file=out)
         watcher.connect(broker.host, broker.port)
         watcher.subscribe("har/demo/activity", qos=1)
         watcher.loop_start()
@@ -60,6 +71,8 @@ def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json"
                   file=out, flush=True)
         sender.join(timeout=10)
     finally:
+        if pages is not None:
+            pages.stop()
         for client in (publisher, watcher):
             client.disconnect()
             client.loop_stop()

@@ -392,9 +392,19 @@ def serve(settings: Settings, model, kind=Daemon) -> int:
     gc.collect()
     gc.freeze()
     log.info("model %s (%s, %s); publishing to %s/<device>/activity", model.name, model.path, model.backend, settings.prefix)
+    pages = None
     try:
+        if settings.web_port:
+            from ..web import WebFront
+
+            try:
+                pages = WebFront(settings, daemon.recognizer.labels).start()
+            except RuntimeError as exc:
+                raise FatalError(str(exc)) from None
         daemon.wait()
     finally:
+        if pages is not None:
+            pages.stop()
         daemon.stop()
         log.info("stopped: %s", json.dumps(daemon.stats()))
     return 0
