@@ -95,3 +95,16 @@ def test_placement_augmentation_keeps_a_waist_facing_and_turns_a_pocket_every_wa
     assert np.allclose(np.abs(waist), np.abs(sitting), atol=1e-6) and (np.sign(waist) == np.sign(waist[:, :1])).all()
     seen = {tuple(np.round(m).astype(int).ravel()) for m in M[500:]}
     assert len(seen) == 16  # a pocket: the 8 sign flips, each also a quarter turn about the screen's normal
+
+
+def test_a_tiny_anyone_run_exports_running_unknown_and_its_threshold(hapt_dir, tmp_path):
+    from harstream.training.anyone import LABELS, train_anyone
+    from test_placement import write_motionsense
+
+    motion = write_motionsense(tmp_path / "ms.zip", subjects=(1, 2, 3))
+    report = train_anyone(hapt_dir, motion, repeats=1, epochs=1, out=tmp_path, log=lambda m: None)
+    model = Model(tmp_path / "anyone.tflite")
+    assert model.info.labels == list(LABELS) and LABELS[-2:] == ("RUNNING", "UNKNOWN")
+    assert 0 <= model.info.unknown_threshold < 1 and len(model.info.prior) == len(LABELS) and model.info.prior[-1] > 0
+    parity = report["exported"]["parity"]  # the int8-weight file against the float Keras model
+    assert parity["windows"] > 0 and parity["argmax_disagreements"] <= 0.02 * parity["windows"] and model.info.placements == ["waist", "pocket"]

@@ -255,5 +255,8 @@ ARCHS = {
              quantize="int8-weights", placements=("waist", "pocket"), symmetric_normalization=True, augment=augment_placements,
              description="hcnn's trunk, trained on waist and pocket data put in every way a phone sits on a body; "
                          "activity given the placement, and the placement, inferred per device"),
+        Arch("anyone", build_anyone, epochs=18, channels=CHANNELS, learning_rate=2e-3, label_smoothing=0.1, quantize="int8-weights",
+             placements=("waist", "pocket"), description="the default: inputs along and across gravity, varied copies of every "
+                                                         "recording, RUNNING and UNKNOWN (trained by training/anyone.py)"),
     ]
 }
