@@ -63,7 +63,7 @@ class Settings:
     cert: str | None = setting(None, "client certificate (TLS; with key)", kind=str)
     key: str | None = setting(None, "client key (TLS; with cert)", kind=str)
     insecure: bool = setting(False, "TLS without checking the broker's host name (never the default)")
-    keepalive: int = setting(30, "seconds between MQTT keep-alives", low=5, high=3600)
+    keepalive: int = setting(30, "seconds between MQTT keep-alives", low=1, high=3600)
     persistent: bool = setting(False, "a persistent session: the broker keeps QoS 1 readings while the daemon is away (needs client_id)")
     model: str | None = setting(None, "a model file or a shipped model's name (`harstream models`); unset: the default model", kind=str)
     smoothing: int = setting(1, "average each device's probabilities over its last k windows (1: off)", low=1, high=100)
