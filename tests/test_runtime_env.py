@@ -121,7 +121,7 @@ def test_a_built_wheel_installed_elsewhere_runs_demo_and_serve_with_no_flags(tmp
                                  "--format", "batch", "--quiet"], capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env)
         assert replay.returncode == 0, replay.stderr
         got = labels.labels(100, timeout=60)
-        assert len(got) == 100 and {g["model"] for g in got} == {"anywhere"}
+        assert len(got) == 100 and {g["model"] for g in got} == {"anyone"}
     finally:
         serve.send_signal(signal.SIGINT)
         out, err = serve.communicate(timeout=30)

@@ -24,6 +24,8 @@ import numpy as np
 #: others, RUNNING and UNKNOWN, take a small share).  Only the ratios matter to the filter.
 DAY = {"WALKING": 0.20, "WALKING_UPSTAIRS": 0.04, "WALKING_DOWNSTAIRS": 0.04, "SITTING": 0.40, "STANDING": 0.16,
        "LAYING": 0.16, "RUNNING": 0.01, "UNKNOWN": 0.03}
+#: The least share of training a label is taken to have had (see ``ActivityFilter.__init__``).
+PRIOR_FLOOR = 0.01
 #: A step between windows longer than this (or backwards) is a gap: the stream was reset, so is the belief.
 GAP_S = 1.5
 
@@ -41,7 +43,9 @@ class ActivityFilter:
         self.day = np.array([day.get(label, 0.01) for label in self.labels], dtype=np.float64)
         self.day /= self.day.sum()
         self.prior = np.asarray(prior, dtype=np.float64) if prior is not None and len(prior) else np.ones(len(self.labels))
-        self.prior = np.maximum(self.prior / self.prior.sum(), 1e-6)
+        # A label the model never saw in training (a model trained without jogging, say) has a share near 0:
+        # dividing by it would make the model's near-zero answers for it overwhelming, so shares are floored.
+        self.prior = np.maximum(self.prior / self.prior.sum(), PRIOR_FLOOR)
         self.stay = float(stay)
         self.belief: np.ndarray | None = None
         self._last_start: float | None = None
