@@ -3,6 +3,7 @@
 Builds a fresh virtual environment (from the package registry, so it needs it),
 replays a recording through a real Mosquitto there, and checks the labels.
 """
+import json
 import os
 import subprocess
 import sys
@@ -107,6 +108,14 @@ def test_a_built_wheel_installed_elsewhere_runs_demo_and_serve_with_no_flags(tmp
     no_tf = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow') is None)"],
                            capture_output=True, text=True, env=env)
     assert no_tf.stdout.strip() == "True"
+    for args in (["train", "--help"], ["train", "--arch", "hcnn"]):  # what to install, not "unrecognized arguments"
+        said = subprocess.run([harstream, *args], capture_output=True, text=True, cwd=elsewhere, env=env)
+        assert said.returncode == 2 and "harstream[train]" in said.stderr, said.stderr
+    recording = bundled_recording_of(python, env)
+    hcnn = subprocess.run([harstream, "predict", recording, "--model", "hcnn", "--json"], capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert hcnn.returncode == 0 and json.loads(hcnn.stdout.splitlines()[0])["model"] == "hcnn", hcnn.stderr
+    plot = subprocess.run([harstream, "predict", recording, "--plot", "t.png"], capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert plot.returncode == 2 and "harstream[plot]" in plot.stderr and not plot.stdout  # no matplotlib in this venv
 
     demo = subprocess.run([harstream, "demo", "--speed", "100"], capture_output=True, text=True, timeout=300, cwd=elsewhere, env=env)
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
