@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from harstream.adapters.mqtt.intake import MAX_DEVICE_ID
+from harstream.engine import MAX_DEVICE_ID
 from harstream.core.payloads import MAX_SAMPLES, Reject, parse
 
 MAX_PAYLOAD = 256 * 1024  # the daemon's default max_payload

@@ -41,7 +41,7 @@ def main(argv=None) -> None:
         settings = Settings(broker=broker.url, web_state=state, stats_interval=1.0).validate()
         daemon = Daemon(settings, model)
         daemon.start()
-        pages = WebFront(settings, daemon.recognizer.labels).start()
+        pages = WebFront(settings, daemon.engine.labels).start()
         phone = clients.publisher(broker.port, "screenshots")
         try:
             devices = [("kitchen-tablet", read_csv(bundled_recording())), ("anna-pocket", read_csv(POCKET))]

@@ -78,7 +78,7 @@ def main(argv=None) -> dict:
     offline = float((model.predict(test.select(model.info.channels), placement=waist).argmax(1) == test.y).mean())
     result = {"model": model.name, "recordings": len(recordings), "labels": len(labels), **score.summary(),
               "offline_accuracy": offline, "per_subject": {s: v.summary()["accuracy"] for s, v in sorted(per_subject.items())},
-              "seconds": round(elapsed, 1), "rejects": dict(daemon.rejects)}
+              "seconds": round(elapsed, 1), "rejects": dict(daemon.engine.rejects)}
     print(f"{model.name} (placement {args.placement}): streaming accuracy {result['accuracy'] * 100:.2f}% over {result['scored']} windows inside an activity "
           f"({len(recordings)} recordings of subjects {', '.join(map(str, TEST_SUBJECTS))}, {len(labels)} labels); "
           f"apart: {result['transition']} in transitions, {result['unlabelled']} unlabelled. "

@@ -203,7 +203,7 @@ def daemon_drain(broker: Mosquitto, model, shape: str, messages) -> tuple[float,
         if labelled[0] == expected:
             done.set()
 
-    daemon.worker.observers.append(seen)
+    daemon.engine.observe(seen)
     elapsed = _until(done, broker, messages, lambda: f"the daemon labelled {labelled[0]} of {expected} windows")
     daemon.stop()
     return elapsed, daemon
@@ -228,7 +228,7 @@ def drain(broker, model, shape: str, repeats: int) -> dict:
          "bare_messages_per_s": n / b, "daemon_messages_per_s": n / d,
          "bare_samples_per_s": total / b, "daemon_samples_per_s": total / d,
          "bare_devices_at_50hz": total / b / RATE, "daemon_devices_at_50hz": total / d / RATE,
-         "rejects": dict(daemon.rejects), "daemon_latency_p99_ms": float(np.percentile(list(daemon.latency_ms), 99))}
+         "rejects": dict(daemon.engine.rejects), "daemon_latency_p99_ms": float(np.percentile(list(daemon.engine.worker.latency_ms), 99))}
     print(f"{shape:13s} {n:6,} messages of {per_message:2d} ({devices:,} devices), median of {repeats}: "
           f"bare paho+json {b:5.2f} s ({r['bare_messages_per_s']:7,.0f} msg/s, {r['bare_samples_per_s']:8,.0f} samples/s "
           f"= {r['bare_devices_at_50hz']:6,.0f} devices at 50 Hz); daemon {d:5.2f} s ({r['daemon_messages_per_s']:7,.0f} msg/s, "
@@ -289,7 +289,7 @@ def live_run(broker, model, devices: int, per_message: int, seconds: float = 8.0
         time.sleep(0.02)
     processed = daemon.counts["samples"]
     time.sleep(0.3)
-    latency = np.array(daemon.latency_ms)
+    latency = np.array(daemon.engine.worker.latency_ms)
     daemon.stop()
     r = {"devices": devices, "per_message": per_message, "sent": report["sent"], "processed": processed,
          "generator_behind_s": report["generator_behind_s"],
@@ -324,7 +324,7 @@ def idle_device_bytes(model, devices: int = 10_000) -> float:
     """Bytes an idle device holds in the daemon (its stream, placement, bookkeeping), by tracemalloc."""
     import tracemalloc
 
-    from harstream.adapters.mqtt.intake import Intake
+    from harstream.engine.intake import Intake
     from harstream.core import Recognizer
     from collections import Counter
 

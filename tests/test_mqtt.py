@@ -59,7 +59,7 @@ def test_daemon_labels_equal_predict_in_every_format(fmt, recording, model, daem
     assert set(first) >= {"activity", "confidence", "probabilities", "start", "end", "seq", "model", "device"}
     assert first["model"] == model.name and first["device"] == device
     assert first["end"] - first["start"] == pytest.approx(127 / 50)
-    assert d.rejects == {}
+    assert d.engine.rejects == {}
 
 
 def test_status_is_retained_online_then_offline(broker, daemon, listen):
@@ -115,11 +115,11 @@ def test_one_devices_garbage_does_not_disturb_another(recording, model, daemon, 
     publisher.publish("har/noisy/imu", b"end", qos=1).wait_for_publish(10)
     assert_same(clean.labels((N - 128) // 64 + 1), offline_labels(model, rec))
     deadline = time.monotonic() + 20
-    while sum(d.rejects.values()) < sent + 1 and time.monotonic() < deadline:
+    while sum(d.engine.rejects.values()) < sent + 1 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert sum(d.rejects.values()) == sent + 1
+    assert sum(d.engine.rejects.values()) == sent + 1
     assert {"invalid_utf8", "invalid_json", "bad_type", "bad_shape", "not_finite", "out_of_range", "too_large",
-            "missing_field", "empty"} <= set(d.rejects)
+            "missing_field", "empty"} <= set(d.engine.rejects)
 
 
 @pytest.mark.parametrize("device_id", ["a/b", "a+b", "a#", "tab\there", "x" * 129, "", "$SYS"])
@@ -128,10 +128,10 @@ def test_device_ids_that_would_break_topics_are_rejected(device_id, recording, d
     message = json.loads(encode("sensor-logger", device_id, 1.7e9 + recording.t[:5], recording.raw[:5]))
     publisher.publish("sensor-logger", json.dumps(message), qos=1).wait_for_publish(5)
     deadline = time.monotonic() + 5
-    while not d.rejects and time.monotonic() < deadline:
+    while not d.engine.rejects and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert d.rejects == {"bad_device_id": 1}
-    assert not d.recognizer.devices
+    assert d.engine.rejects == {"bad_device_id": 1}
+    assert not d.engine.recognizer.devices
 
 
 def test_units_per_device_and_per_message(recording, model, daemon, listen, publisher):

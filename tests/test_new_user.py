@@ -179,7 +179,7 @@ def test_metrics_listen_where_told(broker, model):
     pytest.importorskip("prometheus_client")
     import urllib.request
 
-    from harstream.adapters.mqtt import metrics
+    from harstream.adapters import metrics
 
     d = Daemon(Settings(broker=broker.url, metrics_host="127.0.0.1").validate(), model)
     port = 20000 + os.getpid() % 20000

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from harstream.adapters.config import Settings
-from harstream.adapters.mqtt import Daemon
+from harstream.engine import Engine
 from harstream.adapters.replay import encode
 from harstream.core import WindowQueue
 from harstream.core.payloads import Reject
@@ -21,78 +21,78 @@ hostile_json = st.recursive(
 
 
 @pytest.fixture
-def offline_daemon(model):
-    """A daemon that is never connected: ``handle`` is the whole input path."""
+def engine_for(model):
+    """The engine with no transport: ``handle`` is the whole input path."""
     def make(**overrides):
-        return Daemon(Settings(**overrides).validate(), model)
+        return Engine(Settings(**overrides).validate(), model)
     return make
 
 
-def outcome(daemon, topic, payload):
+def outcome(engine, topic, payload):
     try:
-        daemon.handle(topic, payload)
+        engine.handle(topic, payload)
     except Reject as exc:
         return exc.reason
     return None
 
 
-def test_every_hostile_case_earns_its_reason_and_leaves_no_trace(offline_daemon):
-    daemon = offline_daemon()
+def test_every_hostile_case_earns_its_reason_and_leaves_no_trace(engine_for):
+    engine = engine_for()
     for m in hostile.messages(len(hostile.CASES) * 6, seed=3):
-        assert outcome(daemon, m.topic, m.payload) == m.expect, m.case
-    assert "clean" not in daemon.recognizer.devices  # everything sent to it was rejected whole
-    assert not any(name.startswith(("$", "a/", "x" * 129)) for name in daemon.recognizer.devices)
+        assert outcome(engine, m.topic, m.payload) == m.expect, m.case
+    assert "clean" not in engine.recognizer.devices  # everything sent to it was rejected whole
+    assert not any(name.startswith(("$", "a/", "x" * 129)) for name in engine.recognizer.devices)
 
 
-def test_a_rejected_sensor_logger_message_leaves_the_aligner_as_it_was(offline_daemon, recording):
-    daemon = offline_daemon()
+def test_a_rejected_sensor_logger_message_leaves_the_aligner_as_it_was(engine_for, recording):
+    engine = engine_for()
     good = encode("sensor-logger", "pixel", 1.7e9 + recording.t[:50], recording.raw[:50])
-    daemon.handle("sensor-logger", good)
-    before = {k: (t.copy(), v.copy()) for k, (t, v) in daemon.aligners["pixel"].buffers.items()}
+    engine.handle("sensor-logger", good)
+    before = {k: (t.copy(), v.copy()) for k, (t, v) in engine.intake.aligners["pixel"].buffers.items()}
     message = json.loads(good)
     message["payload"][3]["x"] = 1e30  # one bad reading among good ones
-    assert outcome(daemon, "sensor-logger", json.dumps(message).encode()) == "out_of_range"
-    for name, (t, v) in daemon.aligners["pixel"].buffers.items():
+    assert outcome(engine, "sensor-logger", json.dumps(message).encode()) == "out_of_range"
+    for name, (t, v) in engine.intake.aligners["pixel"].buffers.items():
         np.testing.assert_array_equal(t, before[name][0])
         np.testing.assert_array_equal(v, before[name][1])
 
 
-def _state(daemon, device):
-    stream = daemon.recognizer.devices[device]
+def _state(engine, device):
+    stream = engine.recognizer.devices[device]
     return (stream.resampler.last_t, stream.resampler.k_next, stream.seq, stream._filled, stream._rows.tobytes(),
             dict(stream.counts), repr(stream.preprocessor._noise_state))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(payload=st.one_of(st.binary(max_size=300), hostile_json.map(lambda v: json.dumps(v).encode())))
-def test_fuzz_the_daemon_input_path_a_reject_changes_nothing(offline_daemon, recording, payload):
-    daemon = offline_daemon()
-    daemon.handle("har/d/imu", encode("batch", "d", 1.7e9 + recording.t[:150], recording.raw[:150]))
-    before = _state(daemon, "d")
+def test_fuzz_the_daemon_input_path_a_reject_changes_nothing(engine_for, recording, payload):
+    engine = engine_for()
+    engine.handle("har/d/imu", encode("batch", "d", 1.7e9 + recording.t[:150], recording.raw[:150]))
+    before = _state(engine, "d")
     try:
-        daemon.handle("har/d/imu", payload)
+        engine.handle("har/d/imu", payload)
     except Reject:
-        assert _state(daemon, "d") == before
+        assert _state(engine, "d") == before
         return
 
 
-def test_booleans_and_milliseconds_are_rejected(offline_daemon):
-    daemon = offline_daemon()
-    assert outcome(daemon, "har/d/imu", b'{"t": true, "acc": [0, 0, 1], "gyro": [0, 0, 0]}') == "bad_type"
-    assert outcome(daemon, "har/d/imu", b'[{"t": 1, "acc": [0, 0, 1], "gyro": [0, false, 0]}]') == "bad_type"
-    assert outcome(daemon, "har/d/imu", b'{"t": 1700000000000, "acc": [0, 0, 1], "gyro": [0, 0, 0]}') == "bad_time"
-    assert outcome(daemon, "har/d/imu", b'{"t": 1.5, "acc": [0, 0, 1], "gyro": [0, 0, 0], "note": true}') is None
+def test_booleans_and_milliseconds_are_rejected(engine_for):
+    engine = engine_for()
+    assert outcome(engine, "har/d/imu", b'{"t": true, "acc": [0, 0, 1], "gyro": [0, 0, 0]}') == "bad_type"
+    assert outcome(engine, "har/d/imu", b'[{"t": 1, "acc": [0, 0, 1], "gyro": [0, false, 0]}]') == "bad_type"
+    assert outcome(engine, "har/d/imu", b'{"t": 1700000000000, "acc": [0, 0, 1], "gyro": [0, 0, 0]}') == "bad_time"
+    assert outcome(engine, "har/d/imu", b'{"t": 1.5, "acc": [0, 0, 1], "gyro": [0, 0, 0], "note": true}') is None
 
 
-def test_devices_beyond_max_devices_are_turned_away_and_the_others_go_on(offline_daemon):
-    daemon = offline_daemon(max_devices=3)
+def test_devices_beyond_max_devices_are_turned_away_and_the_others_go_on(engine_for):
+    engine = engine_for(max_devices=3)
     payload = encode("batch", "x", np.array([1.0, 1.02]), np.tile([0, 0, 1, 0, 0, 0], (2, 1)))
-    assert [outcome(daemon, f"har/d{i}/imu", payload) for i in range(4)] == [None, None, None, "too_many_devices"]
+    assert [outcome(engine, f"har/d{i}/imu", payload) for i in range(4)] == [None, None, None, "too_many_devices"]
     later = encode("batch", "x", np.array([1.04]), np.array([[0, 0, 1, 0, 0, 0]]))
-    assert outcome(daemon, "har/d0/imu", later) is None
-    daemon.settings.idle_timeout = 0.0
-    daemon.evict_idle()
-    assert outcome(daemon, "har/d3/imu", payload) is None and daemon.counts["evicted"] == 3
+    assert outcome(engine, "har/d0/imu", later) is None
+    engine.settings.idle_timeout = 0.0
+    engine.evict_idle()
+    assert outcome(engine, "har/d3/imu", payload) is None and engine.counts["evicted"] == 3
 
 
 def test_window_queue_is_bounded_and_fair():
@@ -117,14 +117,14 @@ def test_window_queue_when_the_device_next_in_line_is_the_one_adding():
     assert len(q) == 2 and q.dropped == 1 and q.take(5) == [2, 3] and len(q) == 0
 
 
-def test_evicted_devices_keep_their_counts_in_the_stats(offline_daemon):
-    daemon = offline_daemon()
-    daemon.handle("har/a/imu", b'{"t": [1, 3, 3], "acc": [[0,0,1],[0,0,1],[0,0,1]], "gyro": [[0,0,0],[0,0,0],[0,0,0]]}')
-    daemon.handle("har/a/imu", b'{"t": 0.5, "acc": [0,0,1], "gyro": [0,0,0]}')  # backwards
-    assert daemon.stats()["resets"] == {"backwards": 1, "gap": 1, "duplicate": 1}
-    daemon.settings.idle_timeout = 0.0
-    daemon.evict_idle()
-    stats = daemon.stats()
+def test_evicted_devices_keep_their_counts_in_the_stats(engine_for):
+    engine = engine_for()
+    engine.handle("har/a/imu", b'{"t": [1, 3, 3], "acc": [[0,0,1],[0,0,1],[0,0,1]], "gyro": [[0,0,0],[0,0,0],[0,0,0]]}')
+    engine.handle("har/a/imu", b'{"t": 0.5, "acc": [0,0,1], "gyro": [0,0,0]}')  # backwards
+    assert engine.stats()["resets"] == {"backwards": 1, "gap": 1, "duplicate": 1}
+    engine.settings.idle_timeout = 0.0
+    engine.evict_idle()
+    stats = engine.stats()
     assert stats["devices"] == 0 and stats["evicted"] == 1 and stats["resets"] == {"backwards": 1, "gap": 1, "duplicate": 1}
 
 

@@ -93,7 +93,7 @@ def test_prometheus_metrics_count_what_the_stats_count(broker, model, publisher,
     import urllib.request
 
     from harstream.adapters.brokers import free_port
-    from harstream.adapters.mqtt import metrics
+    from harstream.adapters import metrics
     from harstream.adapters.replay import replay
     from harstream.core.recording import Recording
 
@@ -106,7 +106,7 @@ def test_prometheus_metrics_count_what_the_stats_count(broker, model, publisher,
         replay(publisher, [rec], "kitchen", "batch", speed=0)
         publisher.publish("har/kitchen/imu", b"{not json", qos=1)
         deadline = time.monotonic() + 10
-        while (daemon.counts["labels"] < 5 or not daemon.intake.rejects) and time.monotonic() < deadline:
+        while (daemon.counts["labels"] < 5 or not daemon.engine.rejects) and time.monotonic() < deadline:
             time.sleep(0.05)
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     finally:
@@ -159,6 +159,6 @@ def test_garbage_on_the_stats_and_home_assistant_topics_disturbs_nothing(broker,
         while daemon.counts["labels"] < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert daemon.counts["labels"] == 5 and daemon.connected.is_set()
-        assert daemon.counts["other_daemons_seen"] == 0 and not daemon.intake.rejects
+        assert daemon.counts["other_daemons_seen"] == 0 and not daemon.engine.rejects
     finally:
         daemon.stop()

@@ -31,7 +31,7 @@ def site(broker, model, tmp_path):
                         stats_interval=0.5).validate()
     daemon = Daemon(settings, model)
     daemon.start()
-    pages = WebFront(settings, daemon.recognizer.labels).start()
+    pages = WebFront(settings, daemon.engine.labels).start()
     yield daemon, pages
     pages.stop()
     daemon.stop()
@@ -146,9 +146,9 @@ def test_garbage_from_a_page_is_counted_as_mqtts_and_disturbs_no_other(site, lis
     got = labels.labels((300 - 128) // 64 + 1, timeout=20)
     assert [g["activity"] for g in got] == [o.activity for o in Recognizer(model).feed("x", 1.7e9 + rec.t[:300], rec.raw[:300])]
     deadline = time.monotonic() + 5
-    while sum(daemon.rejects.values()) < 3 and time.monotonic() < deadline:
+    while sum(daemon.engine.rejects.values()) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert sum(daemon.rejects.values()) == 3 and set(daemon.rejects) <= {"invalid_json", "bad_type", "missing_field"}
+    assert sum(daemon.engine.rejects.values()) == 3 and set(daemon.engine.rejects) <= {"invalid_json", "bad_type", "missing_field"}
 
 
 def test_https_with_a_certificate_made_once_and_kept(broker, model, tmp_path):

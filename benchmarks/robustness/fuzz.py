@@ -67,7 +67,7 @@ def fuzz(noise: int = 100_000, seed: int = 0, model: Model | None = None, record
                     stats = s
             if stats:
                 break
-        alive = all(t.is_alive() for t in daemon._threads) and daemon.client.is_connected()
+        alive = daemon.engine.running() and daemon.client.is_connected()
         daemon.stop()
         out.close()
         close(pub)

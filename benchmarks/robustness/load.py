@@ -101,21 +101,21 @@ def memory_per_device(devices: int = 2000) -> dict:
     rec = read_csv(bundled_recording())
     daemon = Daemon(Settings(max_queue=1, max_queue_per_device=1).validate(), load_model())
     payloads = [encode("batch", "d", hostile.T0 + rec.t[lo:hi], rec.raw[lo:hi]) for lo, hi in [(0, 100), (100, 200)]]
-    daemon.handle("har/warmup/imu", payloads[0])
+    daemon.engine.handle("har/warmup/imu", payloads[0])
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     for d in range(devices):
         for payload in payloads:
-            daemon.handle(f"har/device-{d:05d}/imu", payload)
-    daemon.worker.queue = WindowQueue(1, 1)  # count the devices, not the windows waiting
+            daemon.engine.handle(f"har/device-{d:05d}/imu", payload)
+    daemon.engine.worker.queue = WindowQueue(1, 1)  # count the devices, not the windows waiting
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     # windows waiting for the model, as the queue holds them
     queue = WindowQueue(1000, 1000)
     gc.collect()
     empty = tracemalloc.get_traced_memory()[0]
-    for w in daemon.recognizer.push("one", hostile.T0 + rec.t, rec.raw):  # one more device: its state is subtracted
+    for w in daemon.engine.recognizer.push("one", hostile.T0 + rec.t, rec.raw):  # one more device: its state is subtracted
         queue.put(w.device, (0.0, w))
     gc.collect()
     queued = tracemalloc.get_traced_memory()[0]

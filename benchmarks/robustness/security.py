@@ -134,7 +134,7 @@ def acl_checks(sb, users: dict, daemon_password_file: str, model: Model, rec: Re
         "phone-b got its own labels": len([d for d in b_got if not d.get("forged_by")]),
         "phone-b got labels forged by phone-a": len(forged_seen),
         "phone-a's readings as phone-b reached the daemon": daemon.counts["samples"] - 2 * n,
-        "phone-a's own readings reached the daemon": "phone-a" in daemon.recognizer.devices,
+        "phone-a's own readings reached the daemon": "phone-a" in daemon.engine.recognizer.devices,
         "phone-a read phone-b's labels or readings": len([t for t, _, _ in snooped if "phone-b" in t]),
         "phone-a read its own labels": len([t for t, _, _ in snooped if t == "har/phone-a/activity"]),
         "status changed by phone-a": [p for _, p, _ in status_after],

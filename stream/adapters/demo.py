@@ -41,7 +41,7 @@ def run(model, speed: float = 10.0, broker_kind: str = "auto", fmt: str = "json"
             from .web import WebFront
 
             try:
-                pages = WebFront(settings, daemon.recognizer.labels).start()
+                pages = WebFront(settings, daemon.engine.labels).start()
                 print(f"live page: {pages.url}  (a phone on this machine's network: serve --web-host 0.0.0.0)", file=out, flush=True)
             except RuntimeError as exc:
                 print(f"no live page: {exc}", file=out)

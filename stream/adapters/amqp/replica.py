@@ -1,12 +1,12 @@
-"""``harstream serve --amqp``: the daemon as one of several replicas behind RabbitMQ.
+"""``harstream serve --amqp``: the engine as one of several replicas behind RabbitMQ.
 
-Readings come from the partition queues (``topology``) through the ``link``; everything else is
-the MQTT daemon's: the intake, the worker, the publisher for status, stats and Home Assistant
-discovery (over RabbitMQ's MQTT plugin, which keeps them retained and sends our last will).
+Readings come from the partition queues (``topology``) through the ``link`` into the engine
+(``harstream.engine``); status, stats and Home Assistant discovery go over an MQTT session
+(``adapters.mqtt.session``: RabbitMQ's MQTT plugin keeps them retained and sends our last will).
 Labels go back to ``amq.topic`` on the channel that acknowledged their readings, so MQTT
 subscribers see them on ``<prefix>/<device>/activity`` as from one daemon.
 
-``<prefix>/status`` stands for the service, as for MQTT daemons (``Daemon.answer_status``).
+``<prefix>/status`` stands for the service, as for MQTT daemons (``Session.answer_status``).
 """
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ import logging
 import time
 from collections import Counter, defaultdict, deque
 
-from ..mqtt.daemon import Daemon
-from ..mqtt.publisher import _dumps
+from ...engine import Engine, Events
+from ..mqtt.connection import FatalError
+from ..mqtt.publisher import dumps
+from ..mqtt.session import Session
+from ..retry import until_up
 from .balance import Roster, to_release
 from .declare import TopologyError, declare, why_not
 from .link import Link, parameters
@@ -28,7 +31,9 @@ log = logging.getLogger("harstream")
 logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
-class Replica(Daemon):
+class Replica(Events):
+    """An engine, an MQTT session for the service's own topics, and a link to RabbitMQ's partitions."""
+
     #: Seconds between announcements to the other replicas (one silent for three is gone).
     BEAT_S = 1.0
     #: Seconds between markers into the partitions not known to be held, besides when a replica goes
@@ -36,9 +41,14 @@ class Replica(Daemon):
     PROBE_EVERY_S = 30.0
 
     def __init__(self, settings, model):
-        super().__init__(settings, model)
+        self.settings, self.model = settings, model
         self.topology = Topology(settings.prefix, settings.partitions)
         self.group = self.topology.exchange
+        self.engine = Engine(settings, model, events=self)
+        # MQTT: only the service's own topics, and the state of devices arriving from another replica
+        self.session = Session(settings, self.engine, topics=[(f"{settings.prefix}/+/carried", 1)],
+                               on_message=self._on_carried, group=self.group)
+        self.publisher, self.client_id, self.connected = self.session.publisher, self.session.client_id, self.session.connected
         self.roster = Roster(self.client_id, self.BEAT_S)
         self.replica_counts = Counter()
         self._devices_of: dict[int, set[str]] = defaultdict(set)  # partition -> devices heard on it
@@ -47,40 +57,26 @@ class Replica(Daemon):
         self._peers: set[str] = set()
         self._probed = 0.0
         self._outbox: deque[tuple[str, bytes]] = deque()  # labels on their way to the link's thread
-        self._carried: dict[str, tuple[dict, float]] = {}  # device -> (state from its last replica, when it came)
         self.params = parameters(settings, self.client_id)
-        self.intake.on_evicted = self._on_evicted
         self.link = Link(self.params, self.topology, self.client_id, settings.amqp_prefetch,
                          on_reading=self._on_reading, on_acquired=self._on_acquired, on_released=self._on_released,
                          on_lost=self._on_lost, on_ready=self._on_ready, on_presence=self._on_presence, qos=settings.qos,
                          prepare=lambda: declare(self.params, self.topology, self.topology.bindings(settings.sensor_logger_topic)))
 
-    # -- MQTT: only the service's own topics; readings come from RabbitMQ --------------------------
-    def _topics(self):
-        s = self.settings
-        topics = [(f"{s.prefix}/status", 1), (f"{s.prefix}/stats", 0),
-                  (f"{s.prefix}/+/carried", 1)]  # a device's placement belief and time filter, from the replica it left
-        if s.ha_discovery:
-            topics.append((self._ha_status, 1))
-        return topics
-
     # -- readings (link thread) ------------------------------------------------------------------
     def _on_reading(self, partition: int, key: str, body: bytes, redelivered: bool) -> None:
         if redelivered:  # left unacknowledged by a replica that died or let the partition go
             self.replica_counts["redelivered"] += 1
-        received = self.intake.on_message(topic(key), body)
-        if received:
-            device, windows = received
-            if self._partition_of.get(device) != partition:
-                self._partition_of[device] = partition
-                self._devices_of[partition].add(device)
-            if windows:
-                self.worker.put(windows)
+        device = self.engine.receive(topic(key), body)
+        if device is not None and self._partition_of.get(device) != partition:
+            self._partition_of[device] = partition
+            self._devices_of[partition].add(device)
 
-    def _send_label(self, label) -> None:
+    # -- the engine's events -----------------------------------------------------------------------
+    def label(self, label) -> None:
         """Labels leave in the order they were made, from whichever thread made them: through one outbox,
         emptied on the link's thread (a label made there must not overtake one waiting to be sent)."""
-        self._outbox.append((routing_key(f"{self.settings.prefix}/{label.device}/activity"), _dumps(label.to_dict())))
+        self._outbox.append((routing_key(f"{self.settings.prefix}/{label.device}/activity"), dumps(label.to_dict())))
         if self.link.on_thread():
             self._send()
         elif not self.link.call(self._send):
@@ -94,7 +90,23 @@ class Replica(Daemon):
             except IndexError:  # emptied by another thread meanwhile
                 return
             if drop or not self.link.publish(key, body):
-                self.counts["dropped_labels"] += 1
+                self.engine.counts["dropped_labels"] += 1
+
+    def device_added(self, device: str) -> None:
+        self.session.device_added(device)
+
+    def device_gone(self, device: str) -> None:
+        """A device silent for idle_timeout (housekeeping thread): unavailable, and out of our maps."""
+        self.publisher.forget(device)
+        self.link.call(self._unmap, device)
+
+    def _unmap(self, device: str) -> None:
+        partition = self._partition_of.pop(device, None)
+        if partition is not None:
+            self._devices_of[partition].discard(device)
+
+    def report(self, stats: dict) -> None:
+        self.session.stats({**stats, "group": self.group, "replica": self._replica_stats()})
 
     # -- partitions coming and going (link thread) ----------------------------------------------
     def _on_acquired(self, partition: int) -> None:
@@ -113,7 +125,7 @@ class Replica(Daemon):
         devices = self._devices_of.pop(partition, set())
         for device in devices:
             self._partition_of.pop(device, None)
-        dropped = self.intake.hand_over(devices, self.worker.enqueue, carry=self._send_carried)
+        dropped = self.engine.hand_over(devices, carry=self._send_carried)
         self.replica_counts["released"] += 1
         self.replica_counts["devices_handed_over"] += len(devices)
         self.replica_counts["samples_dropped"] += dropped
@@ -122,59 +134,23 @@ class Replica(Daemon):
         self._soon_do("announce", 0.02, self._announce)
 
     # -- what a device's labels carry from window to window, handed to its next replica -------------------
-    CARRIED_FOR_S = 60.0  # a carried state not claimed by then (the device went quiet) is forgotten
-
     def _send_carried(self, device: str, state: dict) -> None:
-        """A device leaves (under the intake's lock): its next replica continues its placement belief and time
+        """A device leaves (under the engine's lock): its next replica continues its placement belief and time
         filter instead of starting afresh (which changed about 2% of labels after a move)."""
         state["filter"]["last_start"] = None  # the windows lost in the move are no gap in the person's activity
-        self.client.publish(f"{self.settings.prefix}/{device}/carried", json.dumps(state), qos=1)
+        self.session.client.publish(f"{self.settings.prefix}/{device}/carried", json.dumps(state), qos=1)
 
-    def _on_message(self, client, userdata, msg):
-        if msg.topic.endswith("/carried") and msg.topic.startswith(f"{self.settings.prefix}/"):
-            try:
-                state = json.loads(msg.payload)
-                device = msg.topic[len(self.settings.prefix) + 1:-len("/carried")]
-                float(state.get("placement", 0.0))
-            except (ValueError, TypeError, AttributeError):
-                return
-            self.link.call(self._take_carried, device, state)
+    def _on_carried(self, mqtt_topic: str, payload: bytes) -> None:
+        """(paho's thread) A device's state from the replica it left: the engine continues it."""
+        prefix = f"{self.settings.prefix}/"
+        if not (mqtt_topic.startswith(prefix) and mqtt_topic.endswith("/carried")):
             return
-        super()._on_message(client, userdata, msg)
-
-    def _take_carried(self, device: str, state: dict) -> None:
-        """(link thread) Restore now if the device is already ours, else when it arrives."""
-        now = time.monotonic()
-        for old in [d for d, (_, at) in self._carried.items() if now - at > self.CARRIED_FOR_S]:
-            del self._carried[old]
-        with self.intake.lock:
-            if device in self.recognizer.devices:
-                self._restore(device, state)
-            else:
-                self._carried[device] = (state, now)
-
-    def _restore(self, device: str, state: dict) -> None:
         try:
-            self.recognizer.restore(device, state)
-            self.replica_counts["devices_carried_over"] += 1
-        except (TypeError, ValueError, AttributeError):  # not what a replica sent: ignored
-            pass
-
-    def _on_new_device(self, device: str) -> None:
-        super()._on_new_device(device)
-        carried = self._carried.pop(device, None)
-        if carried is not None:
-            self._restore(device, carried[0])
-
-    def _on_evicted(self, device: str) -> None:
-        """A device silent for idle_timeout (housekeeping thread): unavailable, and out of our maps."""
-        self.publisher.forget(device)
-        self.link.call(self._unmap, device)
-
-    def _unmap(self, device: str) -> None:
-        partition = self._partition_of.pop(device, None)
-        if partition is not None:
-            self._devices_of[partition].discard(device)
+            state = json.loads(payload)
+            float(state.get("placement", 0.0))
+        except (ValueError, TypeError, AttributeError):
+            return
+        self.engine.restore(mqtt_topic[len(prefix):-len("/carried")], state)
 
     def _on_lost(self) -> None:
         """The connection is gone, and every partition with it: forget all devices, and every window not yet
@@ -183,9 +159,10 @@ class Replica(Daemon):
         self._devices_of.clear()
         self._partition_of.clear()
         self._soon.clear()
-        self.replica_counts["samples_dropped"] += self.intake.hand_over(devices, lambda windows: None)
+        samples, windows = self.engine.drop_all(devices)  # a batch in hand finds no connection
+        self.replica_counts["samples_dropped"] += samples
+        self.replica_counts["windows_dropped"] += windows
         self.replica_counts["devices_handed_over"] += len(devices)
-        self.replica_counts["windows_dropped"] += self.worker.drop_all()  # a batch in hand finds no connection
 
     def _on_ready(self) -> None:
         self._probe()
@@ -248,54 +225,68 @@ class Replica(Daemon):
             self.link.later(seconds, fn)
 
     # -- life cycle -------------------------------------------------------------------------------
+    def _replica_stats(self) -> dict:
+        counts = {**self.replica_counts, "devices_carried_over": self.engine.counts["devices_carried_over"]}
+        return {"partitions": sorted(self.link.active), "peers": sorted(self.roster.peers(time.monotonic())),
+                **{k: counts.get(k, 0) for k in ("acquired", "released", "redelivered", "devices_handed_over",
+                                                 "devices_carried_over", "samples_dropped", "windows_dropped")}}
+
     def stats(self) -> dict:
-        stats = super().stats()
-        stats["group"] = self.group
-        stats["replica"] = {"partitions": sorted(self.link.active), "peers": sorted(self.roster.peers(time.monotonic())),
-                            **{k: self.replica_counts[k] for k in ("acquired", "released", "redelivered", "devices_handed_over", "devices_carried_over",
-                                                                   "samples_dropped", "windows_dropped")}}
-        return stats
+        return {**self.engine.stats(), "client_id": self.client_id, "group": self.group, "replica": self._replica_stats()}
+
+    def metric_values(self) -> list[tuple[str, str, str, float]]:
+        """(kind, name, help, value) of this replica's own figures, for ``/metrics`` (adapters.metrics)."""
+        values = [("counter", f"harstream_replica_{key}", what, self.replica_counts[key]) for key, what in [
+            ("acquired", "Partitions this replica became the active consumer of"),
+            ("released", "Partitions this replica let go (or lost with its connection)"),
+            ("redelivered", "Readings another replica had taken and not acknowledged"),
+            ("devices_handed_over", "Devices whose state this replica dropped as they moved on"),
+            ("samples_dropped", "Samples of windows in progress dropped as devices moved on")]]
+        return values + [("gauge", "harstream_replica_partitions", "Partitions this replica holds", len(self.link.active))]
 
     def start(self, timeout: float = 10.0) -> None:
-        from ..mqtt.connection import FatalError
-
-        self._declare_when_up()
-        super().start(timeout)
+        s = self.settings
+        until_up(self._declare, limit=s.connect_timeout, stopping=self.engine.stopping, retriable=(OSError, *amqp_unreachable()),
+                 why=lambda exc: f"RabbitMQ {s.amqp}: cannot connect ({why_not(exc)})", fail=FatalError)
+        self.engine.start()
+        try:
+            self.session.start(timeout)
+        except FatalError:
+            self.stop(publish_offline=False)
+            raise
         self.link.start()
         deadline = time.monotonic() + timeout
         while not self.link.connected.is_set() and time.monotonic() < deadline:
             time.sleep(0.02)
         if not self.link.connected.is_set():
             self.stop(publish_offline=False)
-            raise FatalError(f"RabbitMQ {self.settings.amqp}: not consuming after {timeout:g} s ({self.link.error})")
+            raise FatalError(f"RabbitMQ {s.amqp}: not consuming after {timeout:g} s ({self.link.error})")
 
-    def _declare_when_up(self) -> None:
-        """Declare the topology; while RabbitMQ is not up yet (a boot), retry for ``connect_timeout`` seconds."""
-        from pika.exceptions import AMQPConnectionError, ProbableAuthenticationError
+    def _declare(self) -> None:
+        """The topology, declared; what retrying cannot mend raises FatalError."""
+        from pika.exceptions import ProbableAuthenticationError
 
-        from ..mqtt.connection import FatalError
-
-        s, delay = self.settings, 1.0
-        deadline = time.monotonic() + s.connect_timeout
-        while True:
-            try:
-                for line in declare(self.params, self.topology, self.topology.bindings(s.sensor_logger_topic)):
-                    log.debug("declared %s", line)
-                return
-            except TopologyError as exc:
-                raise FatalError(str(exc)) from None
-            except ProbableAuthenticationError:
-                raise FatalError(f"RabbitMQ {s.amqp}: user name or password refused") from None
-            except (AMQPConnectionError, OSError) as exc:
-                why = f"RabbitMQ {s.amqp}: cannot connect ({why_not(exc)})"
-                if time.monotonic() + delay > deadline or self.stopping.is_set():
-                    raise FatalError(why + (f"; gave up after {s.connect_timeout:g} s (connect_timeout)" if s.connect_timeout else "")) from None
-                log.warning("%s; trying again in %g s", why, delay)
-                self.stopping.wait(delay)
-                delay = min(delay * 2, 10.0)
+        try:
+            for line in declare(self.params, self.topology, self.topology.bindings(self.settings.sensor_logger_topic)):
+                log.debug("declared %s", line)
+        except TopologyError as exc:
+            raise FatalError(str(exc)) from None
+        except ProbableAuthenticationError:
+            raise FatalError(f"RabbitMQ {self.settings.amqp}: user name or password refused") from None
 
     def stop(self, publish_offline: bool = True) -> None:
         """Stop taking readings, label what is complete, let the partitions go to the other replicas."""
         self.link.pause()
-        super().stop(publish_offline=publish_offline)  # the others answer "offline" with "online" while they serve
+        self.session.closing()  # the others answer our "offline" with "online" while they serve
+        self.engine.stop()
+        self.session.close(publish_offline)
         self.link.stop(self._presence(leaving=True))
+
+    def wait(self) -> None:
+        self.session.wait()
+
+
+def amqp_unreachable() -> tuple[type[Exception], ...]:
+    from pika.exceptions import AMQPConnectionError
+
+    return (AMQPConnectionError,)

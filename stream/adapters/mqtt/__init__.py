@@ -1,8 +1,8 @@
-"""The MQTT adapter: the daemon (``daemon``), composed of its connection, intake, worker and publisher."""
+"""The MQTT transport: the daemon (``daemon``), an engine with its session (``session``: connection, status,
+Home Assistant's birth) and publisher."""
 from ..config import ConfigError
 from .connection import FatalError, connect_or_explain, make_client
-from .daemon import Daemon, resident_mb
+from .daemon import Daemon
 from .run import serve
-from .intake import check_device_id
 
-__all__ = ["ConfigError", "Daemon", "FatalError", "check_device_id", "connect_or_explain", "make_client", "resident_mb", "serve"]
+__all__ = ["ConfigError", "Daemon", "FatalError", "connect_or_explain", "make_client", "serve"]

@@ -12,9 +12,9 @@ from ...core import Label
 from ..config import Settings
 
 try:  # a label's JSON in a microsecond rather than ten; optional (the "fast" extra)
-    from orjson import dumps as _dumps
+    from orjson import dumps
 except ImportError:  # pragma: no cover - exercised by the tests with orjson hidden
-    def _dumps(obj) -> bytes:
+    def dumps(obj) -> bytes:
         return json.dumps(obj, separators=(",", ":")).encode()
 
 
@@ -43,7 +43,7 @@ class Publisher:
         self._attributes: dict[str, dict] = {}  # device -> what its attributes topic holds now
 
     def label(self, label: Label) -> None:
-        info = self.client.publish(f"{self.settings.prefix}/{label.device}/activity", _dumps(label.to_dict()), qos=self.settings.qos)
+        info = self.client.publish(f"{self.settings.prefix}/{label.device}/activity", dumps(label.to_dict()), qos=self.settings.qos)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # broker away and max_pending_labels held already
             self.counts["dropped_labels"] += 1
         self.noted(label)

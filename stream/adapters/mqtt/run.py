@@ -18,7 +18,7 @@ def serve(settings: Settings, model, kind=Daemon) -> int:
 
     daemon = kind(settings, model)
     if settings.metrics_port:
-        from . import metrics
+        from .. import metrics
 
         try:
             metrics.start(daemon, settings.metrics_port, settings.metrics_host)
@@ -27,7 +27,7 @@ def serve(settings: Settings, model, kind=Daemon) -> int:
         log.info("Prometheus metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
 
     def on_signal(signum, frame):
-        daemon.stopping.set()
+        daemon.engine.stopping.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -43,7 +43,7 @@ def serve(settings: Settings, model, kind=Daemon) -> int:
             from ..web import WebFront
 
             try:
-                pages = WebFront(settings, daemon.recognizer.labels).start()
+                pages = WebFront(settings, daemon.engine.labels).start()
             except RuntimeError as exc:
                 raise FatalError(str(exc)) from None
         daemon.wait()

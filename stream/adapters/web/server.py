@@ -25,7 +25,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..config import Settings
-from ..mqtt import check_device_id, make_client
+from ...engine import check_device_id
+from ..mqtt import make_client
 from ..mqtt.connection import connect
 
 log = logging.getLogger("harstream")

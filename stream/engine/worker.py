@@ -9,7 +9,7 @@ from collections import Counter, deque
 
 import numpy as np
 
-from ...core import Label, Recognizer, Window, WindowQueue
+from ..core import Label, Recognizer, Window, WindowQueue
 
 log = logging.getLogger("harstream")
 
@@ -96,7 +96,7 @@ class Worker:
 
     def drop_all(self) -> int:
         """Drop every window waiting, and wait for a batch in hand to be delivered: none of them may be
-        labelled from now on (adapters.amqp, whose readings go to another replica).  Returns the windows
+        labelled from now on (their readings go to another replica).  Returns the windows
         dropped from the queue."""
         with self.cond:
             dropped = len(self.queue.take(len(self.queue) + 1))

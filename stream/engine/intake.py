@@ -1,4 +1,4 @@
-"""Messages in, device state updated, completed windows out: the daemon's input side.
+"""Messages in, device state updated, completed windows out: the engine's input side.
 
 A message is parsed and checked whole before any device's state changes, so a
 rejected message leaves no trace but its count.  The state (every device's
@@ -13,12 +13,11 @@ import threading
 import time
 from collections import Counter
 
-from ...core import Recognizer, Window
-from ...core.blocks import flush_many
-from ...core.payloads import Reject, decode_json
-from ...core.quickread import read
-from ...core.sensorlogger import Aligner, split_message
-from ..config import Settings
+from ..core import Recognizer, Window
+from ..core.blocks import flush_many
+from ..core.payloads import Reject, decode_json
+from ..core.quickread import read
+from ..core.sensorlogger import Aligner, split_message
 
 log = logging.getLogger("harstream")
 _BAD_ID = re.compile(r"[/+#\x00-\x1f\x7f]")
@@ -49,14 +48,15 @@ class RateLimitedLog:
 
 class Intake:
     """Every device's state, fed one message at a time.  ``handle`` returns the device and the windows
-    the message completed; ``on_new_device`` is called once for each device taken on."""
+    the message completed; ``on_new_device`` is called once for each device taken on.  ``settings`` are
+    the daemon's (``adapters.config.Settings``): only their fields are read."""
 
     #: Devices whose pending samples complete a window wait for one another this long, or until
     #: this many are due, and are then processed together (``blocks.flush_many``).
     FLUSH_WAIT_S = 0.003
     FLUSH_DEVICES = 32
 
-    def __init__(self, settings: Settings, recognizer: Recognizer, counts: Counter, on_new_device=None, on_evicted=None,
+    def __init__(self, settings, recognizer: Recognizer, counts: Counter, on_new_device=None, on_evicted=None,
                  on_due=None):
         self.settings, self.recognizer, self.counts = settings, recognizer, counts
         self.on_new_device, self.on_evicted = on_new_device, on_evicted
@@ -197,7 +197,7 @@ class Intake:
             self._forget_topics()
 
     def hand_over(self, devices, enqueue, carry=None) -> int:
-        """Devices now served elsewhere (adapters.amqp): the windows they completed go to ``enqueue``, what their
+        """Devices now served elsewhere (by another replica): the windows they completed go to ``enqueue``, what their
         labels carry from window to window to ``carry(device, state)`` (if given), the rest of their state is
         freed.  Returns the samples dropped: those of windows in progress."""
         dropped = 0
