@@ -28,6 +28,7 @@ from pathlib import Path
 
 from harstream.adapters.amqp.node import RabbitMQ
 from harstream.adapters.brokers import Mosquitto
+from harstream.core.catalog import default_model
 
 from . import clients
 from .fleet import ROOT, Fleet
@@ -69,8 +70,10 @@ def timed(endpoint: Endpoint, labels: clients.Collector, shape: str, pids: dict[
     if got < expected:
         raise RuntimeError(f"{got} of {expected} labels")
     readings = devices * samples
+    cpu = {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}
+    workers = sum(v for name, v in cpu.items() if name == "daemon" or name.startswith("replica"))
     return {"seconds": round(elapsed, 2), "readings_per_s": round(readings / elapsed), "devices_at_50hz": round(readings / elapsed / RATE),
-            "cpu_s": {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}}
+            "cpu_s": cpu, "readings_per_worker_cpu_s": round(readings / workers) if workers > 0 else None}
 
 
 def units_flags(shape: str) -> list[str]:
@@ -136,7 +139,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--shape", nargs="+", choices=[*SHAPES, *ALIASES], default=["both"],
                     help="message shapes (benchmarks.throughput's; default both: single and columns; all: every one)")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--model", default="models/lstm.tflite", help="relative to the checkout (default: the smallest model)")
+    ap.add_argument("--model", default=str(default_model().relative_to(ROOT)), help="relative to the checkout (default: the default model)")
     args = ap.parse_args(argv)
     folder = Path("/tmp") / f"harstream-scale-{os.getpid()}"
     folder.mkdir(exist_ok=True)
@@ -160,7 +163,16 @@ def main(argv=None) -> dict:
                             x = res[kind]
                             cpu = ", ".join(f"{k} {v:.1f}" for k, v in x["cpu_s"].items())
                             print(f"{name:<28} {kind:<8} {x['readings_per_s']:>8,} readings/s = {x['devices_at_50hz']:>5,} devices"
-                                  f"  ({x['seconds']:.1f} s; CPU s: {cpu})", flush=True)
+                                  f"  ({x['seconds']:.1f} s; {x['readings_per_worker_cpu_s'] or 0:,} readings per daemon/replica CPU s; "
+                                  f"CPU s: {cpu})", flush=True)
+    print("\nreadings per CPU second of the replicas over the MQTT daemon's (live, median over repeats):")
+    for shape, rows in results.items():
+        def per_cpu(name):
+            values = sorted(r["live"]["readings_per_worker_cpu_s"] or 0 for r in rows.get(name, []))
+            return values[len(values) // 2] if values else 0
+        base = per_cpu("mqtt daemon (1 process)")
+        line = ", ".join(f"{name.split(' on ')[0]} {per_cpu(name) / base:.2f}" for name in rows if name.startswith(tuple("0123456789")) and base)
+        print(f"  {shape:<14} {line}", flush=True)
     return results
 
 

@@ -8,7 +8,7 @@ import pytest
 from harstream.core import DeviceStream
 from harstream.core import payloads
 from harstream.core.payloads import Reject, Units, parse
-from harstream.core.quickread import read
+from harstream.core.quickread import Arrays, Columns, OneSample, Rows, Samples, read
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,12 +101,8 @@ def sample_payloads(recording, rng):
 
 
 def as_arrays(result):
-    t, raw = result
-    if type(t) is float:
-        return np.array([t]), np.array([raw])
-    if type(t) is list:  # a column batch as JSON gave it
-        return np.array(t, dtype=np.float64), np.hstack([np.array(raw[0], dtype=np.float64), np.array(raw[1], dtype=np.float64)])
-    return t, raw
+    """``read``'s Samples or ``parse``'s arrays, as arrays."""
+    return result.arrays() if isinstance(result, Samples) else result
 
 
 @pytest.mark.parametrize("units", [Units(), Units("m/s2", "deg/s")])
@@ -119,9 +115,9 @@ def test_read_gives_parse_s_values_bit_for_bit(recording, units):
         t0, raw0 = parse(payload, units)
         np.testing.assert_array_equal(t, t0)
         np.testing.assert_array_equal(raw, raw0)
-        kinds.add(type(read(payload, units)[0]))
+        kinds.add(type(read(payload, units)))
     # the quick paths (one sample; plain columns, in g and rad/s only) and the general one were all taken
-    assert kinds == ({float, list, np.ndarray} if units == Units() else {float, np.ndarray})
+    assert kinds == ({OneSample, Columns, Rows, Arrays} if units == Units() else {OneSample, Arrays})
 
 
 def outcome(fn, payload, units=Units()):
@@ -223,5 +219,24 @@ def test_every_batch_shape_takes_a_quick_path(recording):
               "csv": "\n".join(",".join(map(repr, [a, *b, *c])) for a, b, c in zip(t, acc, gyro)).encode()}
     for name, payload in shapes.items():
         quick = read(payload)
-        assert type(quick[0]) is list, name
+        assert type(quick) is (Rows if name == "csv" else Columns), name
         np.testing.assert_array_equal(as_arrays(quick)[1], parse(payload)[1])
+
+
+def number_text(value: float, style: int) -> str:
+    """One number as CSV writers write it: repr, fixed, exponent, an integer, padded."""
+    return [repr(value), f"{value:.6f}", f"{value:.17e}", f"{value:E}", str(int(value)) if value == int(value) else repr(value),
+            f" {value!r}\t"][style]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(st.tuples(st.floats(-3.9, 3.9), st.floats(-3.9, 3.9), st.floats(-3.9, 3.9), st.floats(-30, 30),
+                          st.floats(-30, 30), st.floats(-30, 30), st.integers(0, 5)), min_size=2, max_size=40),
+       st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_fuzz_plausible_csv_lines_read_as_parse_reads_them(rows, newline, trailing):
+    """The quick CSV reader (the JSON parser over the lines) on lines it takes: every number as ``float`` reads it."""
+    lines = [",".join([repr(1.7e9 + i / 50), *(number_text(v, style) for v in row)]) for i, (*row, style) in enumerate(rows)]
+    payload = (newline.join(lines) + (newline if trailing else "")).encode()
+    for units in (Units(), Units("m/s2", "deg/s")):
+        assert outcome(read, payload, units) == outcome(parse, payload, units)
+    assert type(read(payload)) is Rows  # in order and plausible: the quick way

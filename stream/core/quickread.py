@@ -5,7 +5,6 @@ lists of numbers for the device's buffer).  A message the quick paths do not tak
 """
 from __future__ import annotations
 
-import math
 from itertools import chain
 from operator import sub
 
@@ -33,6 +32,88 @@ _LIST, _THREE = {list}, {3}
 LIMITS = np.array([MAX_ABS_TIME] + [MAX_ABS_ACC_G] * 3 + [MAX_ABS_GYRO] * 3)  # |t|, |acc|, |gyro|
 
 
+class Samples:
+    """What one message held, in one shape for every reader: ``len()`` samples; ``onto(stream)`` appends them
+    to a device's stream the way that costs least for what the message was, and returns the windows they
+    complete; ``arrays()`` gives them as ``parse`` does, ``(t (n,), raw (n, 6))``."""
+
+    __slots__ = ()
+
+
+class OneSample(Samples):
+    """One plain sample, in Python floats: no numpy at all on its way into the device's buffer."""
+
+    __slots__ = ("t", "row")
+
+    def __init__(self, t: float, row: tuple):
+        self.t, self.row = t, row
+
+    def __len__(self) -> int:
+        return 1
+
+    def onto(self, stream, defer: bool = False) -> list:
+        return stream.append_one(self.t, self.row, defer=defer)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([self.t]), np.array([self.row], dtype=np.float64)
+
+
+class Columns(Samples):
+    """A plain batch in g and rad/s, as the lists JSON (or the CSV split) gave: copied into the buffer as they are."""
+
+    __slots__ = ("t", "acc", "gyro")
+
+    def __init__(self, t: list, acc: list, gyro: list):
+        self.t, self.acc, self.gyro = t, acc, gyro
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def onto(self, stream, defer: bool = False) -> list:
+        return stream.append_columns(self.t, self.acc, self.gyro, defer=defer)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(self.t, dtype=np.float64), np.hstack((np.array(self.acc, dtype=np.float64), np.array(self.gyro, dtype=np.float64)))
+
+
+class Rows(Samples):
+    """A plain batch in g and rad/s as one flat list, seven numbers a sample (``t``, acc xyz, gyro xyz): CSV
+    lines as read, already in the layout of the device's buffer."""
+
+    __slots__ = ("flat",)
+
+    def __init__(self, flat: list):
+        self.flat = flat
+
+    def __len__(self) -> int:
+        return len(self.flat) // 7
+
+    def onto(self, stream, defer: bool = False) -> list:
+        return stream.append_rows(self.flat, defer=defer)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.array(self.flat, dtype=np.float64).reshape(-1, 7)
+        return rows[:, 0].copy(), rows[:, 1:].copy()
+
+
+class Arrays(Samples):
+    """Samples as numpy arrays: what ``parse`` gives, and a batch that needed converting."""
+
+    __slots__ = ("t", "raw")
+
+    def __init__(self, t: np.ndarray, raw: np.ndarray):
+        self.t, self.raw = t, raw
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def onto(self, stream, defer: bool = False) -> list:
+        return stream.append(self.t, self.raw, defer=defer) if len(self.t) else []
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.t, self.raw
+
+
 def _own_units(obj: dict, units: Units) -> Units | None:
     """The units a message names (``"units"``, its only other key), else the device's; None if it names
     them wrongly or holds anything else (parse says what)."""
@@ -46,7 +127,7 @@ def _own_units(obj: dict, units: Units) -> Units | None:
         return None
 
 
-def _one_sample(obj, units: Units) -> tuple[float, tuple] | None:
+def _one_sample(obj, units: Units) -> OneSample | None:
     """A plain one-sample object as (t, 6 raw values) in Python floats, if every check passes; else None."""
     if type(obj) is not dict:
         return None
@@ -68,10 +149,10 @@ def _one_sample(obj, units: Units) -> tuple[float, tuple] | None:
     if not (abs(t) <= MAX_ABS_TIME and abs(row[0]) <= MAX_ABS_ACC_G and abs(row[1]) <= MAX_ABS_ACC_G and abs(row[2]) <= MAX_ABS_ACC_G
             and abs(row[3]) <= MAX_ABS_GYRO and abs(row[4]) <= MAX_ABS_GYRO and abs(row[5]) <= MAX_ABS_GYRO):
         return None  # also NaN, which compares false
-    return t, row
+    return OneSample(t, row)
 
 
-def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[list, tuple[list, list]] | None:
+def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> Columns | None:
     """A column batch in g and rad/s of plain numbers, in time order, every value plausible: its lists
     as JSON gave them, for the device's buffer of floats (no numpy at all); else None."""
     if units.acc != "g" or units.gyro != "rad/s" or not _NUMBER_SET.issuperset(map(type, t)):
@@ -87,7 +168,7 @@ def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[list, 
         return None
     if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
         return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
-    return t, (acc, gyro)
+    return Columns(t, acc, gyro)
 
 
 def _column_lists(obj, units: Units) -> tuple[list, list, list, Units] | None:
@@ -132,30 +213,52 @@ def _object_list(obj, units: Units) -> tuple[list, list, list, Units] | None:
     return t, acc, gyro, units
 
 
-def _csv_columns(payload: bytes) -> tuple[list, list, list] | None:
-    """CSV lines of seven finite numbers (2 to MAX_SAMPLES) as columns of Python floats; anything else: None."""
+#: What plain CSV lines of numbers hold: anything else (letters, brackets, quotes) goes the slow way.
+_CSV_BYTES = b"0123456789+-.eE, \t\r\n"
+
+
+def _csv_rows(payload: bytes) -> list | None:
+    """CSV lines of seven numbers (2 to MAX_SAMPLES) as their rows, read by the JSON parser: each line made a
+    JSON array, the lines an array of them.  Only digits, signs, points, exponents, commas and white space
+    may be in the message, so that the brackets added are the only ones; a number JSON does not write as
+    CSV does (``+1``, ``.5``, ``1.``) fails the JSON parse, and the message goes the slow way.  The
+    numbers JSON reads are the numbers ``float`` reads, to the last bit (a test holds the two readers to
+    the same outcome on fuzzed lines)."""
+    body = payload.strip()
+    if not body or body.translate(None, _CSV_BYTES):
+        return None
     try:
-        lines = [line for line in payload.decode("ascii").splitlines() if line.strip()]
-    except UnicodeDecodeError:
+        rows = decode_json(b"[[" + body.replace(b"\n", b"],[") + b"]]")
+    except Reject:
         return None
-    if not 1 < len(lines) <= MAX_SAMPLES:
+    if not 1 < len(rows) <= MAX_SAMPLES or {*map(len, rows)} != _SEVEN:
         return None
-    try:
-        rows = [[float(v) for v in line.split(",")] for line in lines]
-    except ValueError:
-        return None
-    if {*map(len, rows)} != _SEVEN:
+    return rows
+
+
+def _plain_rows(rows: list, units: Units) -> Rows | None:
+    """Rows of seven numbers in g and rad/s, in time order, every value plausible: one flat list for the
+    device's buffer of floats; else None."""
+    if units.acc != "g" or units.gyro != "rad/s":
         return None
     flat = list(chain.from_iterable(rows))
-    if not all(map(math.isfinite, flat)):
+    t = flat[0::7]
+    try:
+        if max(map(abs, t)) > MAX_ABS_TIME or max(max(map(abs, flat[k::7])) for k in (1, 2, 3)) > MAX_ABS_ACC_G \
+                or max(max(map(abs, flat[k::7])) for k in (4, 5, 6)) > MAX_ABS_GYRO:
+            return None  # inf too
+        dt = list(map(sub, t[1:], t[:-1]))
+    except (OverflowError, TypeError):
         return None
-    return [r[0] for r in rows], [r[1:4] for r in rows], [r[4:7] for r in rows]
+    if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
+        return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
+    return Rows(flat)
 
 
 _SEVEN = {7}
 
 
-def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[np.ndarray, np.ndarray] | None:
+def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> Arrays | None:
     """A plain column batch, in time order, every value plausible, as (t, raw); else None."""
     n = len(t)
     try:
@@ -174,38 +277,40 @@ def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> tuple[np.nda
     dt = tt[1:] - tt[:-1]
     if not (dt.min() >= 0.0 and dt.sum() <= n / MIN_RATE_HZ + MAX_GAP_S):
         return None  # out of order (parse sorts), or maybe too sparse (parse decides)
-    return tt, np.concatenate((acc_g, gyro_r), axis=1)
+    return Arrays(tt, np.concatenate((acc_g, gyro_r), axis=1))
 
 
-def read(payload: bytes, units: Units = Units()):
-    """:func:`parse` for the daemon, with the commonest messages spared numpy's per-call cost:
-    one plain sample comes back as ``(t, row)`` in Python floats; a plain batch in g and rad/s
-    (columns, a list of sample objects, CSV lines) as ``(t, (acc, gyro))``, lists of numbers;
-    anything else as ``parse`` gives it:
-    ``(t (n,), raw (n, 6))`` arrays.  The values, the checks and the rejects are
-    ``parse``'s: a message the quick paths do not take, or doubt, goes through ``parse``.
+def read(payload: bytes, units: Units = Units()) -> Samples:
+    """:func:`parse` for the daemon, as :class:`Samples`, with the commonest messages spared numpy's per-call
+    cost: one plain sample comes as a ``OneSample`` of Python floats; a plain batch in g and rad/s as
+    ``Columns`` of lists (columns, a list of sample objects) or ``Rows`` (CSV lines); anything else as
+    ``parse`` gives it, ``Arrays``.  The values, the checks and the rejects are ``parse``'s: a message the quick
+    paths do not take, or doubt, goes through ``parse``.
 
-    >>> read(b'{"t": 10.0, "acc": [0, 0, 9.80665], "gyro": [0, 0, 0]}', Units("m/s2"))
-    (10.0, (0.0, 0.0, 1.0, 0.0, 0.0, 0.0))
-    >>> read(b'{"t": [1.0, 1.02], "acc": [[0, 0, 1], [0, 0, 1]], "gyro": [[0, 0, 0], [0, 0, 0]]}')
-    ([1.0, 1.02], ([[0, 0, 1], [0, 0, 1]], [[0, 0, 0], [0, 0, 0]]))
-    >>> t, raw = read(b'{"t": [1.0, 1.02], "acc": [[0, 0, 9.8], [0, 0, 9.8]], "gyro": [[0, 0, 0], [0, 0, 0]]}', Units("m/s2"))
+    >>> one = read(b'{"t": 10.0, "acc": [0, 0, 9.80665], "gyro": [0, 0, 0]}', Units("m/s2"))
+    >>> type(one).__name__, one.t, one.row
+    ('OneSample', 10.0, (0.0, 0.0, 1.0, 0.0, 0.0, 0.0))
+    >>> batch = read(b'{"t": [1.0, 1.02], "acc": [[0, 0, 1], [0, 0, 1]], "gyro": [[0, 0, 0], [0, 0, 0]]}')
+    >>> type(batch).__name__, len(batch), batch.acc
+    ('Columns', 2, [[0, 0, 1], [0, 0, 1]])
+    >>> t, raw = read(b'{"t": [1.0, 1.02], "acc": [[0, 0, 9.8], [0, 0, 9.8]], "gyro": [[0, 0, 0], [0, 0, 0]]}', Units("m/s2")).arrays()
     >>> t.tolist(), raw.shape
     ([1.0, 1.02], (2, 6))
     """
     head = payload[:1]
     if head not in b"{[" or not head:  # CSV lines (or nothing): parse's verdict unless they are plain
-        columns = _csv_columns(payload) if head else None
-        quick = columns and (_plain_columns(*columns, units) or _clean_columns(*columns, units))
-        return quick if quick is not None else parse(payload, units)
+        rows = _csv_rows(payload) if head else None
+        quick = None
+        if rows is not None:
+            quick = _plain_rows(rows, units) or _clean_columns([r[0] for r in rows], [r[1:4] for r in rows],
+                                                                [r[4:] for r in rows], units)
+        return quick if quick is not None else Arrays(*parse(payload, units))
     if b"true" in payload or b"false" in payload:
-        return parse(payload, units)
+        return Arrays(*parse(payload, units))
     obj = decode_json(payload)
     quick = _one_sample(obj, units) if head == b"{" else None
     if quick is None:
         columns = _column_lists(obj, units) if head == b"{" else _object_list(obj, units)
         if columns is not None:
             quick = _plain_columns(*columns) or _clean_columns(*columns)
-    return quick if quick is not None else parse_decoded(obj, payload, units)
-
-
+    return quick if quick is not None else Arrays(*parse_decoded(obj, payload, units))

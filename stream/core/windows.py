@@ -166,6 +166,17 @@ class DeviceStream:
             pending.extend(g)
         return self._arrived(float(t[-1]), defer)
 
+    def append_rows(self, flat: list, defer: bool = False) -> list[Window]:
+        """Samples as one flat list of numbers, seven a sample (t, acc xyz, gyro xyz: the buffer's own layout),
+        in time order; like ``append_columns``."""
+        t = flat[0::7]
+        last, gap = self._last_t, self.max_gap
+        if last is None or not 0.0 < t[0] - last <= gap or not all(0.0 < d <= gap for d in map(sub, t[1:], t[:-1])):
+            rows = np.array(flat, dtype=np.float64).reshape(-1, 7)
+            return self.append(rows[:, 0], rows[:, 1:], defer)
+        self._pending.extend(flat)
+        return self._arrived(float(t[-1]), defer)
+
     def _arrived(self, last: float, defer: bool) -> list[Window]:
         """Samples up to time ``last`` are pending: cut the window they complete, if they complete one
         (or, with ``defer``, only say so in ``due``)."""

@@ -16,7 +16,7 @@ from collections import Counter
 from ..core import Recognizer, Window
 from ..core.blocks import flush_many
 from ..core.payloads import Reject, decode_json
-from ..core.quickread import read
+from ..core.quickread import Arrays, Samples, read
 from ..core.sensorlogger import Aligner, split_message
 
 log = logging.getLogger("harstream")
@@ -99,28 +99,19 @@ class Intake:
         if known is None:
             known = self._learn(topic)
         device, units = known
-        t, raw = read(payload, units)
+        samples = read(payload, units)
         with self.lock:  # parsed and checked above; from here on device state changes
             self._take_on(device)
-            return device, self._feed(device, t, raw)
+            return device, self._feed(device, samples)
 
-    def _feed(self, device: str, t, raw) -> list[Window]:
-        """Samples (one as Python floats, or arrays) onto the device's stream, under the lock; the windows
-        completed now: its own when it breaks the regular flow, every due device's when their wait is over."""
-        if type(t) is float:  # one sample, in Python floats
-            stream = self.recognizer.stream(device)
-            windows = stream.append_one(t, raw, defer=True)
-            self.counts["samples"] += 1
-        elif type(t) is list:  # a column batch, as JSON gave it
-            stream = self.recognizer.stream(device)
-            windows = stream.append_columns(t, *raw, defer=True)
-            self.counts["samples"] += len(t)
-        elif len(t):
-            stream = self.recognizer.stream(device)
-            windows = stream.append(t, raw, defer=True)
-            self.counts["samples"] += len(t)
-        else:  # an empty batch, or Sensor Logger readings still waiting for the other sensor
+    def _feed(self, device: str, samples: Samples) -> list[Window]:
+        """A message's samples onto the device's stream, under the lock; the windows completed now: its own
+        when it breaks the regular flow, every due device's when their wait is over."""
+        if not len(samples):  # an empty batch, or Sensor Logger readings still waiting for the other sensor
             return []
+        stream = self.recognizer.stream(device)
+        windows = samples.onto(stream, defer=True)
+        self.counts["samples"] += len(samples)
         if stream.due and device not in self._due:
             now = time.perf_counter()
             if not self._due and self.on_due is not None:
@@ -181,9 +172,9 @@ class Intake:
             aligner = self.aligners.get(device)
             if aligner is None:
                 aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
-            t, raw = aligner.push(items)  # checks the readings before it buffers them
+            samples = Arrays(*aligner.push(items))  # checks the readings before it buffers them
             self._take_on(device)
-            return device, self._feed(device, t, raw)
+            return device, self._feed(device, samples)
 
     def evict_idle(self) -> None:
         """Free the state of devices silent for ``idle_timeout``; their reset counts stay in the stats."""
