@@ -98,13 +98,30 @@ def negatives(count: int, rng: np.random.Generator, families=synthetic.TRAINING_
 
 # ---- windows turned and mis-calibrated as phones are ------------------------------------------------
 
-def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, intensity: tuple[float, float] | None = None,
+            spin: bool = False) -> np.ndarray:
     """Every window turned as a phone sits on its body (``archs.augment_placements``), then read by a
     sensor with per-axis gains, offsets and gyroscope bias.  Preprocessing is linear (but for a
     3-sample median), so these act on the preprocessed channels as on the raw ones: a gain scales an
-    axis of total, body and gravity alike; an offset shifts total and gravity (it is constant)."""
+    axis of total, body and gravity alike; an offset shifts total and gravity (it is constant).
+    ``intensity`` (lo, hi): the body's motion (body acceleration and rotation) also scaled by one factor
+    per window, log-uniform in [lo, hi], as a phone worn where the body moves more or less would read it
+    (a belt moves less than a thigh).  ``spin``: every window also turned about the screen's normal (the
+    phone's z axis) by any angle, as a phone held upright, sideways or upside down in its pocket or clip
+    would be; gravity's component along the normal (the posture cue) is unchanged."""
     from .archs import augment_placements
 
+    if spin:
+        angle = rng.uniform(0, 2 * np.pi, (len(X), 1)).astype(np.float32)
+        c, s_ = np.cos(angle), np.sin(angle)
+        for k0 in (0, 3, 6, 9):
+            x, y = X[:, :, k0].copy(), X[:, :, k0 + 1].copy()
+            X[:, :, k0], X[:, :, k0 + 1] = c * x - s_ * y, s_ * x + c * y
+    if intensity is not None:
+        k = np.exp(rng.uniform(*np.log(intensity), (len(X), 1, 1))).astype(np.float32)
+        X[:, :, 3:6] *= k
+        X[:, :, 6:9] *= k
+        X[:, :, 0:3] = X[:, :, 3:6] + X[:, :, 9:12]  # total = body + gravity
     place = np.where(placement < 0, 1, placement)
     waist = place == 0
     X[waist] = augment_placements(X[waist], place[waist], rng, max_deg=WAIST_TILT_DEG, scale=0.0)
@@ -180,7 +197,7 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 
 
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
-                 without: str | None = None, name: str | None = None, log=print) -> dict:
+                 without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False) -> dict:
     import time
     from pathlib import Path
 
@@ -218,7 +235,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                       loss=placement_loss(classes, len(placements), 0.1))
         for epoch in range(epochs):
             e0 = time.time()
-            history = model.fit(augment(fit.X.copy(), fit.placement, rng), T_fit, batch_size=128, epochs=1, verbose=0)
+            history = model.fit(augment(fit.X.copy(), fit.placement, rng, intensity, spin), T_fit, batch_size=128, epochs=1, verbose=0)
             log(f"[{name}] repeat {k + 1}/{repeats} epoch {epoch + 1}/{epochs} loss {history.history['loss'][-1]:.4f} ({time.time() - e0:.0f} s)")
         info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
         v = info.activity(model.predict(val.X, verbose=0), val_place)
@@ -287,6 +304,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="models")
     parser.add_argument("--name", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--intensity", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                        help="also scale each window's body motion by a factor in [LO, HI] (an experiment; off by default)")
+    parser.add_argument("--spin", action="store_true", help="also turn every window about the screen's normal (an experiment)")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
-                 log=lambda m: print(m, file=sys.stderr, flush=True))
+                 log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin)
