@@ -62,6 +62,22 @@ def test_daemon_labels_equal_predict_in_every_format(fmt, recording, model, daem
     assert d.engine.rejects == {}
 
 
+@pytest.mark.parametrize("units", ["g", "m/s2"])
+def test_lists_of_sample_objects_are_labelled_as_predict_labels_them(units, recording, model, daemon, listen, publisher):
+    """The batch a phone app writes first: lists of 25 sample objects, in g, or in m/s² saying so in every object."""
+    rec = part(recording)
+    d = daemon()
+    labels_in = listen("har/objects-phone/activity")
+    scale, said = (9.80665, {"units": {"acc": "m/s2"}}) if units == "m/s2" else (1.0, {})
+    for i in range(0, N, 25):
+        items = [{"t": t, "acc": [v * scale for v in row[:3]], "gyro": row[3:], **said}
+                 for t, row in zip(rec.t[i:i + 25].tolist(), rec.raw[i:i + 25].tolist())]
+        publisher.publish("har/objects-phone/imu", json.dumps(items), qos=1).wait_for_publish()
+    expected = offline_labels(model, rec)
+    assert_same(labels_in.labels(len(expected)), expected)
+    assert d.engine.rejects == {}
+
+
 def test_status_is_retained_online_then_offline(broker, daemon, listen):
     d = daemon()
     status = listen("har/status", client_id="late-listener")  # subscribes after the daemon: gets the retained value
