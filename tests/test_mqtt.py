@@ -62,17 +62,19 @@ def test_daemon_labels_equal_predict_in_every_format(fmt, recording, model, daem
     assert d.engine.rejects == {}
 
 
-@pytest.mark.parametrize("units", ["g", "m/s2"])
-def test_lists_of_sample_objects_are_labelled_as_predict_labels_them(units, recording, model, daemon, listen, publisher):
-    """The batch a phone app writes first: lists of 25 sample objects, in g, or in m/s² saying so in every object."""
-    rec = part(recording)
-    d = daemon()
-    labels_in = listen("har/objects-phone/activity")
-    scale, said = (9.80665, {"units": {"acc": "m/s2"}}) if units == "m/s2" else (1.0, {})
-    for i in range(0, N, 25):
-        items = [{"t": t, "acc": [v * scale for v in row[:3]], "gyro": row[3:], **said}
-                 for t, row in zip(rec.t[i:i + 25].tolist(), rec.raw[i:i + 25].tolist())]
-        publisher.publish("har/objects-phone/imu", json.dumps(items), qos=1).wait_for_publish()
+@pytest.mark.parametrize("shape", ["single-m/s2", "columns-m/s2", "objects", "objects-m/s2", "csv-m/s2"])
+def test_every_benchmarked_shape_is_labelled_as_predict_labels_it(shape, recording, model, daemon, listen, publisher):
+    """The shapes of benchmarks.throughput beside the four replay formats: lists of sample objects (the batch a
+    phone app writes first), and m/s² said in the message or, for CSV lines, in the device's setting."""
+    from benchmarks.throughput import SHAPES, message, settings_for
+
+    _, _, per_message, fmt, ms2 = SHAPES[shape]
+    rec = part(recording, n=640 if per_message == 1 else N)
+    d = daemon(acc_units=settings_for(shape).acc_units)
+    labels_in = listen("har/shape-phone/activity")
+    for i in range(0, len(rec.t), per_message):
+        payload = message(fmt, ms2, "shape-phone", rec.t[i:i + per_message], rec.raw[i:i + per_message])
+        publisher.publish("har/shape-phone/imu", payload, qos=1).wait_for_publish()
     expected = offline_labels(model, rec)
     assert_same(labels_in.labels(len(expected)), expected)
     assert d.engine.rejects == {}
