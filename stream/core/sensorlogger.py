@@ -22,7 +22,6 @@ acceleration and gravity have the opposite sign: ``frame="ios"`` flips them.
 from __future__ import annotations
 
 from collections import Counter
-from itertools import chain
 
 import numpy as np
 
@@ -94,20 +93,20 @@ def _plain_readings(payload: list) -> Readings | None:
             if group is None:
                 group = groups[name] = ([], [])
             group[0].append(item["time"])
-            group[1].append((values["x"], values["y"], values["z"]))
+            group[1].extend((values["x"], values["y"], values["z"]))  # flat: numpy reads a flat list fastest
         out = {}
-        for name, (times, xyz) in groups.items():
+        for name, (times, flat) in groups.items():
             kinds = set(map(type, times))
-            if not _NUMBER.issuperset(map(type, chain.from_iterable(xyz))) or not kinds or not _NUMBER.issuperset(kinds):
+            if not _NUMBER.issuperset(map(type, flat)) or not kinds or not _NUMBER.issuperset(kinds):
                 return None
             if kinds == {int}:  # epoch ns as exactly as a float allows, as ns_to_seconds does
-                ns = np.array(times, dtype=np.int64)
-                t = (ns // 1_000_000_000).astype(np.float64) + (ns % 1_000_000_000) / 1e9
+                seconds, ns = np.divmod(np.array(times, dtype=np.int64), 1_000_000_000)
+                t = seconds.astype(np.float64) + ns / 1e9
             elif kinds == {float}:
                 t = np.array(times, dtype=np.float64) / 1e9
             else:
                 return None
-            out[name] = (t, np.array(xyz, dtype=np.float64).reshape(-1, 3))
+            out[name] = (t, np.array(flat, dtype=np.float64).reshape(-1, 3))
         return out
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
