@@ -161,13 +161,15 @@ def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> Columns | No
     if not (_NUMBER_SET.issuperset(map(type, a)) and _NUMBER_SET.issuperset(map(type, g))):
         return None
     try:
-        if max(map(abs, t)) > MAX_ABS_TIME or max(map(abs, a)) > MAX_ABS_ACC_G or max(map(abs, g)) > MAX_ABS_GYRO:
-            return None  # (inf too; NaN never comes out of decode_json)
         dt = list(map(sub, t[1:], t[:-1]))
+        if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
+            return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
+        # in time order, so the first and the last time are the extremes; max and min spare a call of abs a value
+        if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(a) > MAX_ABS_ACC_G or min(a) < -MAX_ABS_ACC_G \
+                or max(g) > MAX_ABS_GYRO or min(g) < -MAX_ABS_GYRO:
+            return None  # (inf too; NaN never comes out of decode_json)
     except OverflowError:  # an integer beyond any float
         return None
-    if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
-        return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
     return Columns(t, acc, gyro)
 
 
@@ -244,14 +246,15 @@ def _plain_rows(rows: list, units: Units) -> Rows | None:
     flat = list(chain.from_iterable(rows))
     t = flat[0::7]
     try:
-        if max(map(abs, t)) > MAX_ABS_TIME or max(max(map(abs, flat[k::7])) for k in (1, 2, 3)) > MAX_ABS_ACC_G \
-                or max(max(map(abs, flat[k::7])) for k in (4, 5, 6)) > MAX_ABS_GYRO:
-            return None  # inf too
         dt = list(map(sub, t[1:], t[:-1]))
+        if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
+            return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
+        acc, gyro = flat[1::7] + flat[2::7] + flat[3::7], flat[4::7] + flat[5::7] + flat[6::7]
+        if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(acc) > MAX_ABS_ACC_G or min(acc) < -MAX_ABS_ACC_G \
+                or max(gyro) > MAX_ABS_GYRO or min(gyro) < -MAX_ABS_GYRO:
+            return None  # inf too
     except (OverflowError, TypeError):
         return None
-    if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
-        return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
     return Rows(flat)
 
 
