@@ -53,8 +53,9 @@ def test_appended_samples_give_push_s_windows_at_the_same_message(recording, see
         now = pushed.push(tm, rm)
         if len(tm) == 1:
             later = appended.append_one(float(tm[0]), tuple(float(v) for v in rm[0]))
-        elif len(tm) % 2:  # as JSON gives a column batch: lists
-            later = appended.append_columns(tm.tolist(), rm[:, :3].tolist(), rm[:, 3:].tolist())
+        elif len(tm) % 2:  # as JSON gives a column batch: lists, its steps in time measured by the reader or not
+            steps = (float(np.diff(tm).min()), float(np.diff(tm).max())) if len(tm) % 4 == 1 else None
+            later = appended.append_columns(tm.tolist(), rm[:, :3].tolist(), rm[:, 3:].tolist(), steps=steps)
         else:
             later = appended.append(tm, rm)
         assert len(later) == len(now)  # no window waits in the buffer: it comes out with its last sample

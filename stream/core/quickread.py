@@ -61,16 +61,17 @@ class OneSample(Samples):
 class Columns(Samples):
     """A plain batch in g and rad/s, as the lists JSON (or the CSV split) gave: copied into the buffer as they are."""
 
-    __slots__ = ("t", "acc", "gyro")
+    __slots__ = ("t", "acc", "gyro", "steps")
 
-    def __init__(self, t: list, acc: list, gyro: list):
+    def __init__(self, t: list, acc: list, gyro: list, steps: tuple[float, float] | None = None):
         self.t, self.acc, self.gyro = t, acc, gyro
+        self.steps = steps  # the shortest and longest step in time, when the reader measured them
 
     def __len__(self) -> int:
         return len(self.t)
 
     def onto(self, stream, defer: bool = False) -> list:
-        return stream.append_columns(self.t, self.acc, self.gyro, defer=defer)
+        return stream.append_columns(self.t, self.acc, self.gyro, defer=defer, steps=self.steps)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return np.array(self.t, dtype=np.float64), np.hstack((np.array(self.acc, dtype=np.float64), np.array(self.gyro, dtype=np.float64)))
@@ -162,7 +163,8 @@ def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> Columns | No
         return None
     try:
         dt = list(map(sub, t[1:], t[:-1]))
-        if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
+        shortest = min(dt)
+        if shortest < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
             return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
         # in time order, so the first and the last time are the extremes; max and min spare a call of abs a value
         if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(a) > MAX_ABS_ACC_G or min(a) < -MAX_ABS_ACC_G \
@@ -170,7 +172,7 @@ def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> Columns | No
             return None  # (inf too; NaN never comes out of decode_json)
     except OverflowError:  # an integer beyond any float
         return None
-    return Columns(t, acc, gyro)
+    return Columns(t, acc, gyro, (shortest, max(dt)))
 
 
 def _column_lists(obj, units: Units) -> tuple[list, list, list, Units] | None:

@@ -152,11 +152,17 @@ class DeviceStream:
         self._pending.frombytes(block.tobytes())
         return self._arrived(float(t[-1]), defer)
 
-    def append_columns(self, t: list, acc: list, gyro: list, defer: bool = False) -> list[Window]:
+    def append_columns(self, t: list, acc: list, gyro: list, defer: bool = False,
+                       steps: tuple[float, float] | None = None) -> list[Window]:
         """Samples as JSON gave them, in time order: ``t`` (n numbers), ``acc`` and ``gyro`` (n rows of 3);
-        like ``append``, without numpy while the flow is regular."""
+        like ``append``, without numpy while the flow is regular.  ``steps``: the shortest and the longest
+        step between them, if the caller measured them already."""
         last, gap = self._last_t, self.max_gap
-        if last is None or not 0.0 < t[0] - last <= gap or not all(0.0 < d <= gap for d in map(sub, t[1:], t[:-1])):
+        if steps is not None:
+            regular = steps[0] > 0.0 and steps[1] <= gap
+        else:
+            regular = all(0.0 < d <= gap for d in map(sub, t[1:], t[:-1]))
+        if last is None or not 0.0 < t[0] - last <= gap or not regular:
             raw = np.hstack((np.array(acc, dtype=np.float64), np.array(gyro, dtype=np.float64)))
             return self.append(np.array(t, dtype=np.float64), raw, defer)
         # one list in the buffer's layout, then one copy: a quarter cheaper than three calls a sample
