@@ -248,12 +248,7 @@ class Replica(Events):
         s = self.settings
         until_up(self._declare, limit=s.connect_timeout, stopping=self.engine.stopping, retriable=(OSError, *amqp_unreachable()),
                  why=lambda exc: f"RabbitMQ {s.amqp}: cannot connect ({why_not(exc)})", fail=FatalError)
-        self.engine.start()
-        try:
-            self.session.start(timeout)
-        except FatalError:
-            self.stop(publish_offline=False)
-            raise
+        self.session.start(timeout)  # the engine with it
         self.link.start()
         deadline = time.monotonic() + timeout
         while not self.link.connected.is_set() and time.monotonic() < deadline:
@@ -277,9 +272,7 @@ class Replica(Events):
     def stop(self, publish_offline: bool = True) -> None:
         """Stop taking readings, label what is complete, let the partitions go to the other replicas."""
         self.link.pause()
-        self.session.closing()  # the others answer our "offline" with "online" while they serve
-        self.engine.stop()
-        self.session.close(publish_offline)
+        self.session.stop(publish_offline)  # the others answer our "offline" with "online" while they serve
         self.link.stop(self._presence(leaving=True))
 
     def wait(self) -> None:

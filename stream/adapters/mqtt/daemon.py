@@ -9,7 +9,6 @@ is published every ``stats_interval`` seconds, and Home Assistant hears of every
 from __future__ import annotations
 
 from ...engine import Engine, Events
-from .connection import FatalError
 from .session import Session
 
 
@@ -23,28 +22,10 @@ class Daemon(Events):
         if settings.sensor_logger_topic:
             topics.append((settings.sensor_logger_topic, settings.qos))
         self.session = Session(settings, self.engine, topics=topics, on_message=self.engine.receive)
-        self.publisher = self.session.publisher
-
-    # -- the names callers know --------------------------------------------------------------------
-    @property
-    def counts(self):
-        return self.engine.counts
-
-    @property
-    def stopping(self):
-        return self.engine.stopping
-
-    @property
-    def connected(self):
-        return self.session.connected
-
-    @property
-    def client(self):
-        return self.session.client
-
-    @property
-    def client_id(self) -> str:
-        return self.session.client_id
+        # what callers reach for, held by the parts (the same objects, never replaced)
+        self.counts, self.stopping = self.engine.counts, self.engine.stopping
+        self.publisher, self.client, self.client_id, self.connected = (
+            self.session.publisher, self.session.client, self.session.client_id, self.session.connected)
 
     def stats(self) -> dict:
         return {**self.engine.stats(), "client_id": self.client_id}
@@ -64,18 +45,11 @@ class Daemon(Events):
 
     # -- life cycle ----------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> None:
-        self.engine.start()
-        try:
-            self.session.start(timeout)
-        except FatalError:
-            self.stop(publish_offline=False)
-            raise
+        self.session.start(timeout)
 
     def stop(self, publish_offline: bool = True) -> None:
         """Finish the windows in hand, publish ``offline``, disconnect cleanly."""
-        self.session.closing()  # no "online" answer after this
-        self.engine.stop()
-        self.session.close(publish_offline)
+        self.session.stop(publish_offline)
 
     def wait(self) -> None:
         self.session.wait()

@@ -177,8 +177,17 @@ class Session:
 
     # -- life cycle ---------------------------------------------------------------------------------
     def start(self, timeout: float) -> None:
-        """Connect (retrying for ``connect_timeout`` while nothing answers) and wait until the broker has us
-        and ``online`` is published.  Raises FatalError (BrokerUnreachable) when it cannot."""
+        """Start the engine, connect (retrying for ``connect_timeout`` while nothing answers) and wait until
+        the broker has us and ``online`` is published.  Raises FatalError (BrokerUnreachable) when it cannot,
+        with the engine stopped again."""
+        try:
+            self.engine.start()
+            self._connect(timeout)
+        except FatalError:
+            self.stop(publish_offline=False)
+            raise
+
+    def _connect(self, timeout: float) -> None:
         s = self.settings
         until_up(lambda: connect(self.client, s), limit=s.connect_timeout, stopping=self.stopping,
                  retriable=(BrokerUnreachable,), why=str, fail=BrokerUnreachable)
@@ -193,13 +202,12 @@ class Session:
         except (RuntimeError, ValueError):
             pass  # disconnected meanwhile: it is sent again on reconnection
 
-    def closing(self) -> None:
-        """From now on no ``online`` answer: the service is stopping."""
+    def stop(self, publish_offline: bool = True) -> None:
+        """No ``online`` answer from now on; the engine labels the windows in hand; then ``offline`` (unless
+        told not to) and a clean disconnect."""
         with self._status_lock:
             self.stopping.set()
-
-    def close(self, publish_offline: bool = True) -> None:
-        """Say ``offline`` (unless told not to) and disconnect cleanly."""
+        self.engine.stop()
         if publish_offline and self.connected.is_set():
             info = self.publisher.status("offline")
             try:
