@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 from harstream.core.payloads import Reject, Units, parse
-from harstream.core.sensorlogger import Aligner, split_message
+from harstream.core.sensorlogger import PARTS, Aligner, split_message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,3 +112,88 @@ def test_sensor_logger_quick_reading_equals_item_by_item(items):
     for name in quick:
         np.testing.assert_array_equal(quick[name][0], slow[name][0])
         np.testing.assert_array_equal(quick[name][1], slow[name][1])
+
+
+
+class _GeneralOnly(Aligner):
+    """The aligner without its in-step path: every message split, sorted, buffered and interpolated."""
+
+    def _in_step(self, readings):
+        return None
+
+
+def _reading(name, ns, xyz, nested):
+    """One reading, its values at the top (``nested`` False), under ``"values"`` (True), or both, with other numbers ("both")."""
+    item = {"name": name, "time": ns, **dict(zip("xyz", xyz))} if nested != True else {"name": name, "time": ns}  # noqa: E712
+    if nested:
+        item["values"] = dict(zip("xyz", xyz if nested is True else [v + 1 for v in xyz]))
+    return item
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 8), st.sampled_from([0.0, 0.0, 0.0, 0.003, -0.015, -0.5, 1e-8]),
+                          st.sampled_from([("accelerometer", "gravity", "gyroscope")] * 3 + [("totalacceleration", "gyroscope"),
+                                                                                             ("accelerometer", "gyroscope"), ("gyroscope",)]),
+                          st.sampled_from(["interleaved", "blocks", "shuffled", "a repeated instant"]), st.sampled_from([False, True, "both"]),
+                          st.sampled_from(["ints", "floats", "huge", "a float time"]), st.integers(0, 2**31)), min_size=1, max_size=6),
+       st.sampled_from(["android", "ios"]), st.sampled_from([Units("m/s2", "rad/s"), Units("g", "deg/s")]))
+def test_sensor_logger_in_step_readings_give_what_interpolation_gives(messages, frame, units):
+    """Readings of every sensor at the same instants are taken without numpy: the samples, and what the
+    aligner keeps for the next message, are the general path's to the last bit, whatever came before."""
+    quick, general = Aligner(units, frame), _GeneralOnly(units, frame)
+    clock = 1_700_000_000.0
+    for n, shift, sensors, order, nested, values, seed in messages:
+        rng = np.random.default_rng(seed)
+        times = clock + np.arange(n) / 50
+        if order == "a repeated instant":
+            times[-1] = times[0]
+        if sensors != ("gyroscope",):  # rotation alone runs ahead of the next message's instants
+            clock += n / 50 if shift != -0.5 else -0.5
+        payload = []
+        for i, ti in enumerate(times):
+            for name in sensors:
+                ns = int(round((ti + (shift if name == "gyroscope" else 0.0)) * 1e9))
+                xyz = rng.uniform(-5, 5, 3).tolist()
+                if values == "ints":
+                    xyz = [int(v) for v in xyz]
+                elif values == "huge":
+                    xyz[0] = float(rng.choice([49.0 * 9.80665, 50.0 * 9.80665, 100 * 9.80665, 1e300, 100.0, 200.0, 5729.57795])) * float(rng.choice([-1, 1]))
+                payload.append(_reading(name, float(ns) if values == "a float time" and i == 0 else ns, xyz, nested))
+        if order == "blocks":
+            payload.sort(key=lambda item: sensors.index(item["name"]))
+        elif order == "shuffled":
+            payload = [payload[i] for i in rng.permutation(len(payload))]
+        outcomes = []
+        for aligner in (quick, general):
+            try:
+                outcomes.append(aligner.take(payload).arrays())
+            except Reject as exc:
+                outcomes.append(exc.reason)
+        if isinstance(outcomes[1], str):
+            assert outcomes[0] == outcomes[1]
+            continue
+        np.testing.assert_array_equal(outcomes[0][0], outcomes[1][0])
+        np.testing.assert_array_equal(outcomes[0][1], outcomes[1][1])
+        assert quick.emitted_to == general.emitted_to
+        for name in quick.buffers:
+            np.testing.assert_array_equal(quick.buffers[name][0], general.buffers[name][0])
+            np.testing.assert_array_equal(quick.buffers[name][1], general.buffers[name][1])
+
+
+@pytest.mark.parametrize("nested", [False, True])
+@pytest.mark.parametrize("order", ["interleaved", "blocks"])
+def test_sensor_logger_in_step_readings_skip_numpy(order, nested):
+    """The commonest message (acceleration, gravity and rotation at the same instants) comes out as rows of
+    Python floats, message after message; one out of step goes the general way."""
+    from harstream.core.quickread import Arrays, Rows
+
+    aligner = Aligner()
+    for k in range(3):
+        payload = [_reading(name, 1_700_000_000_000_000_000 + (25 * k + i) * 20_000_000, [0.1, 0.2, 9.8], nested)
+                   for i in range(25) for name in PARTS]
+        if order == "blocks":
+            payload.sort(key=lambda item: PARTS.index(item["name"]))
+        samples = aligner.take(payload)
+        assert type(samples) is Rows and len(samples) == 25
+    payload[-1]["time"] += 5_000_000  # the last rotation reading 5 ms late
+    assert type(aligner.take([{**item, "time": item["time"] + 500_000_000} for item in payload])) is Arrays

@@ -99,7 +99,7 @@ def negatives(count: int, rng: np.random.Generator, families=synthetic.TRAINING_
 # ---- windows turned and mis-calibrated as phones are ------------------------------------------------
 
 def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, intensity: tuple[float, float] | None = None,
-            spin: bool = False) -> np.ndarray:
+            spin: bool = False, waist_tilt: float = WAIST_TILT_DEG) -> np.ndarray:
     """Every window turned as a phone sits on its body (``archs.augment_placements``), then read by a
     sensor with per-axis gains, offsets and gyroscope bias.  Preprocessing is linear (but for a
     3-sample median), so these act on the preprocessed channels as on the raw ones: a gain scales an
@@ -124,7 +124,7 @@ def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, inte
         X[:, :, 0:3] = X[:, :, 3:6] + X[:, :, 9:12]  # total = body + gravity
     place = np.where(placement < 0, 1, placement)
     waist = place == 0
-    X[waist] = augment_placements(X[waist], place[waist], rng, max_deg=WAIST_TILT_DEG, scale=0.0)
+    X[waist] = augment_placements(X[waist], place[waist], rng, max_deg=waist_tilt, scale=0.0)
     X[~waist] = augment_placements(X[~waist], place[~waist], rng, max_deg=30.0, scale=0.0)
     n = len(X)
     gain = rng.uniform(0.9, 1.1, (n, 1, 3)).astype(np.float32)
@@ -197,7 +197,8 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 
 
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
-                 without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False) -> dict:
+                 without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
+                 waist_tilt: float = WAIST_TILT_DEG) -> dict:
     import time
     from pathlib import Path
 
@@ -235,7 +236,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                       loss=placement_loss(classes, len(placements), 0.1))
         for epoch in range(epochs):
             e0 = time.time()
-            history = model.fit(augment(fit.X.copy(), fit.placement, rng, intensity, spin), T_fit, batch_size=128, epochs=1, verbose=0)
+            history = model.fit(augment(fit.X.copy(), fit.placement, rng, intensity, spin, waist_tilt), T_fit, batch_size=128, epochs=1, verbose=0)
             log(f"[{name}] repeat {k + 1}/{repeats} epoch {epoch + 1}/{epochs} loss {history.history['loss'][-1]:.4f} ({time.time() - e0:.0f} s)")
         info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
         v = info.activity(model.predict(val.X, verbose=0), val_place)
@@ -307,6 +308,8 @@ if __name__ == "__main__":
     parser.add_argument("--intensity", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                         help="also scale each window's body motion by a factor in [LO, HI] (an experiment; off by default)")
     parser.add_argument("--spin", action="store_true", help="also turn every window about the screen's normal (an experiment)")
+    parser.add_argument("--waist-tilt", type=float, default=WAIST_TILT_DEG, help="how far a waist window is tilted at most, degrees")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
-                 log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin)
+                 log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
+                 waist_tilt=args.waist_tilt)

@@ -81,16 +81,17 @@ class Rows(Samples):
     """A plain batch in g and rad/s as one flat list, seven numbers a sample (``t``, acc xyz, gyro xyz): CSV
     lines as read, already in the layout of the device's buffer."""
 
-    __slots__ = ("flat",)
+    __slots__ = ("flat", "steps")
 
-    def __init__(self, flat: list):
+    def __init__(self, flat: list, steps: tuple[float, float] | None = None):
         self.flat = flat
+        self.steps = steps  # the shortest and longest step in time, when the reader measured them
 
     def __len__(self) -> int:
         return len(self.flat) // 7
 
     def onto(self, stream, defer: bool = False) -> list:
-        return stream.append_rows(self.flat, defer=defer)
+        return stream.append_rows(self.flat, defer=defer, steps=self.steps)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         rows = np.array(self.flat, dtype=np.float64).reshape(-1, 7)
@@ -249,7 +250,8 @@ def _plain_rows(rows: list, units: Units) -> Rows | None:
     t = flat[0::7]
     try:
         dt = list(map(sub, t[1:], t[:-1]))
-        if min(dt) < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
+        shortest = min(dt)
+        if shortest < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
             return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
         acc, gyro = flat[1::7] + flat[2::7] + flat[3::7], flat[4::7] + flat[5::7] + flat[6::7]
         if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(acc) > MAX_ABS_ACC_G or min(acc) < -MAX_ABS_ACC_G \
@@ -257,7 +259,7 @@ def _plain_rows(rows: list, units: Units) -> Rows | None:
             return None  # inf too
     except (OverflowError, TypeError):
         return None
-    return Rows(flat)
+    return Rows(flat, (shortest, max(dt)))
 
 
 _SEVEN = {7}

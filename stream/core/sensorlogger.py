@@ -22,6 +22,7 @@ acceleration and gravity have the opposite sign: ``frame="ios"`` flips them.
 from __future__ import annotations
 
 from collections import Counter
+from operator import add, itemgetter, methodcaller, sub
 
 import numpy as np
 
@@ -32,13 +33,17 @@ from .payloads import (
     MAX_ABS_GYRO,
     MAX_ABS_TIME,
     MAX_SAMPLES,
+    MAX_GAP_S,
+    MIN_RATE_HZ,
     Reject,
     Units,
     check_density,
     check_readings,
 )
+from .quickread import Arrays, Rows, Samples
 
 SENSORS = ("accelerometer", "totalacceleration", "gravity", "gyroscope")
+
 MAX_BUFFERED = 2_000  # readings per sensor waiting for the others
 
 
@@ -61,9 +66,8 @@ def seconds_to_ns(t: float) -> int:
 Readings = dict
 
 
-def split_message(msg) -> tuple[str, Readings]:
-    """(device id, readings by sensor) of the sensors we use; others are ignored.  Plain messages (numbers
-    where numbers belong) are read in one pass per sensor; anything else item by item, for the reason."""
+def message_device(msg) -> str:
+    """The device id of a Sensor Logger message whose shape is right (a ``payload`` list, not too long)."""
     if not isinstance(msg, dict) or not isinstance(msg.get("payload"), list):
         raise Reject("bad_shape", "a Sensor Logger message needs a 'payload' list")
     device = msg.get("deviceId")
@@ -71,8 +75,20 @@ def split_message(msg) -> tuple[str, Readings]:
         raise Reject("missing_field", "a Sensor Logger message needs a 'deviceId' string")
     if len(msg["payload"]) > 4 * MAX_SAMPLES:
         raise Reject("too_many_samples", f"{len(msg['payload'])} readings in one message")
-    readings = _plain_readings(msg["payload"])
-    return device, readings if readings is not None else split_items(msg["payload"])
+    return device
+
+
+def split_message(msg) -> tuple[str, Readings]:
+    """(device id, readings by sensor) of the sensors we use; others are ignored.  Plain messages (numbers
+    where numbers belong) are read in one pass per sensor; anything else item by item, for the reason."""
+    device = message_device(msg)
+    return device, split(msg["payload"])
+
+
+def split(payload: list) -> Readings:
+    """A message's readings by sensor (``split_message`` without the envelope)."""
+    readings = _plain_readings(payload)
+    return readings if readings is not None else split_items(payload)
 
 
 _NUMBER = frozenset((int, float))
@@ -142,6 +158,60 @@ def split_items(payload: list) -> Readings:
     return out
 
 
+_FLAT = itemgetter("name", "time", "x", "y", "z")
+_NESTED = itemgetter("name", "time", "values")
+_XYZ = itemgetter("x", "y", "z")
+_HAS_VALUES = methodcaller("__contains__", "values")
+_INT = {int}
+PARTS = ("accelerometer", "gravity", "gyroscope")  # acceleration without gravity, gravity, rotation
+TOTAL = ("totalacceleration", "gyroscope")
+
+
+class InStep:
+    """A plain message whose sensors were all read at the same instants, as Python values: ``ns`` the
+    instants (epoch nanoseconds, integers), ``values[name]`` that sensor's (x, y, z) columns at them.
+    So phones send them (iOS reads acceleration, gravity and rotation in one update; Android's gravity
+    and linear acceleration come from one fusion step).  ``read`` gives one, or None for anything else."""
+
+    __slots__ = ("ns", "values")
+
+    def __init__(self, ns: tuple, values: dict):
+        self.ns, self.values = ns, values
+
+    @classmethod
+    def read(cls, payload: list) -> "InStep | None":
+        """Every item ``{"name", "time", "x", "y", "z"}`` (or the values under ``"values"``) of one of the sensors
+        of ``PARTS`` or of ``TOTAL`` (all of them, nothing else), in a repeating order (interleaved, or one
+        block per sensor), every sensor at the same integer times; numbers where numbers belong."""
+        try:
+            try:
+                names, times, xs, ys, zs = zip(*map(_FLAT, payload))
+                if any(map(_HAS_VALUES, payload)):  # push reads "values" where an item has both
+                    return None
+            except KeyError:
+                names, times, values = zip(*map(_NESTED, payload))
+                xs, ys, zs = zip(*map(_XYZ, values))
+            k = len(set(names))
+        except (KeyError, TypeError, ValueError):  # a missing field, an item not an object, nothing at all
+            return None
+        n = len(names)
+        if k not in (2, 3) or n % k or set(names) != set(PARTS if k == 3 else TOTAL) or set(map(type, times)) != _INT \
+                or not (_NUMBER.issuperset(map(type, xs)) and _NUMBER.issuperset(map(type, ys)) and _NUMBER.issuperset(map(type, zs))):
+            return None
+        m = n // k
+        if m > MAX_BUFFERED:
+            return None  # push keeps the last MAX_BUFFERED of each sensor
+        if names[:k].count(names[0]) == 1:  # interleaved: a, g, w, a, g, w, ...
+            places = [slice(j, None, k) for j in range(k)]
+        else:  # one block per sensor: a, a, ..., g, g, ..., w, w, ...
+            places = [slice(j * m, (j + 1) * m) for j in range(k)]
+        ns = times[places[0]]
+        for where in places:
+            if names[where].count(names[where.start]) != m or times[where] != ns:
+                return None
+        return cls(ns, {names[where.start]: (xs[where], ys[where], zs[where]) for where in places})
+
+
 class Aligner:
     """Per device: buffers each sensor and emits joint samples when all have caught up."""
 
@@ -152,6 +222,54 @@ class Aligner:
         self.buffers = {name: (np.zeros(0), np.zeros((0, 3))) for name in SENSORS}
         self.counts = Counter()
         self.emitted_to = -np.inf
+
+    def take(self, payload: list) -> Samples:
+        """A message's readings (its ``payload`` list): the samples they complete, as ``push`` gives them.
+        Readings in step whose every check passes at a glance are taken in Python floats, with no numpy;
+        ``push`` takes any other, and tests hold the two to the same samples and state."""
+        in_step = InStep.read(payload)
+        rows = self._in_step(in_step) if in_step is not None else None
+        return rows if rows is not None else Arrays(*self.push(split(payload)))
+
+    def _in_step(self, readings: InStep) -> Rows | None:
+        """``push``'s samples, for readings in step, as one flat list (t and 6 raw values a sample): the readings
+        themselves, since interpolating at their own instants gives them to the last bit.  None unless every
+        sensor ``push`` would use is in the message and none of them holds a reading at or after its first
+        instant, the instants increase, and every check ``push`` makes passes at a glance."""
+        buffers = self.buffers
+        names = TOTAL if len(buffers["totalacceleration"][0]) or "totalacceleration" in readings.values else PARTS
+        if len(readings.values) != len(names) or len(buffers[names[0]][0]):
+            return None
+        # epoch ns to seconds as ns_to_seconds does
+        t = [(ns // 1_000_000_000) + (ns % 1_000_000_000) / 1e9 for ns in readings.ns]
+        first, last = t[0], t[-1]
+        steps = list(map(sub, t[1:], t[:-1])) or [1.0]  # (one reading: no step, so none too short)
+        if not (first > self.emitted_to and abs(first) <= MAX_ABS_TIME and abs(last) <= MAX_ABS_TIME
+                and last - first <= len(t) / MIN_RATE_HZ + MAX_GAP_S and min(steps) > 0.0):
+            return None  # out of order, or maybe too sparse: push decides
+        if not all(len(buffers[name][0]) == 0 or buffers[name][0][-1] < first for name in names[1:]):
+            return None
+        acc_scale, gyro_scale = ACC_UNITS[self.units.acc], GYRO_UNITS[self.units.gyro]
+        for name, columns in readings.values.items():  # _plainly_within's test, in the same operations
+            gyro = name == "gyroscope"
+            scale = gyro_scale if gyro else acc_scale
+            limit = MAX_ABS_GYRO if gyro else MAX_ABS_ACC_G if name == "totalacceleration" else MAX_ABS_ACC_G / 2
+            if not all(max(max(c), -min(c)) * scale <= limit for c in columns):
+                return None  # inf too
+        ax, ay, az = readings.values[names[0]]
+        if len(names) == 3:
+            gx, gy, gz = readings.values["gravity"]
+            ax, ay, az = map(add, ax, gx), map(add, ay, gy), map(add, az, gz)
+        wx, wy, wz = readings.values["gyroscope"]
+        for name in names[1:]:  # the last reading stays, to interpolate from
+            x, y, z = readings.values[name]
+            buffers[name] = (np.array([last]), np.array([[x[-1], y[-1], z[-1]]], dtype=np.float64))
+        self.emitted_to = last
+        sign = -1.0 if self.frame == "ios" else 1.0
+        a, g = acc_scale, gyro_scale
+        return Rows([v for row in zip(t, ax, ay, az, wx, wy, wz)
+                     for v in (row[0], sign * row[1] * a, sign * row[2] * a, sign * row[3] * a, row[4] * g, row[5] * g, row[6] * g)],
+                    (min(steps), max(steps)) if len(t) > 1 else None)
 
     def push(self, readings: Readings) -> tuple[np.ndarray, np.ndarray]:
         self._check(readings)

@@ -169,12 +169,16 @@ class DeviceStream:
         self._pending.fromlist([v for ti, (a0, a1, a2), (g0, g1, g2) in zip(t, acc, gyro) for v in (ti, a0, a1, a2, g0, g1, g2)])
         return self._arrived(float(t[-1]), defer)
 
-    def append_rows(self, flat: list, defer: bool = False) -> list[Window]:
+    def append_rows(self, flat: list, defer: bool = False, steps: tuple[float, float] | None = None) -> list[Window]:
         """Samples as one flat list of numbers, seven a sample (t, acc xyz, gyro xyz: the buffer's own layout),
         in time order; like ``append_columns``."""
         t = flat[0::7]
         last, gap = self._last_t, self.max_gap
-        if last is None or not 0.0 < t[0] - last <= gap or not all(0.0 < d <= gap for d in map(sub, t[1:], t[:-1])):
+        if steps is not None:
+            regular = steps[0] > 0.0 and steps[1] <= gap
+        else:
+            regular = all(0.0 < d <= gap for d in map(sub, t[1:], t[:-1]))
+        if last is None or not 0.0 < t[0] - last <= gap or not regular:
             rows = np.array(flat, dtype=np.float64).reshape(-1, 7)
             return self.append(rows[:, 0], rows[:, 1:], defer)
         self._pending.extend(flat)

@@ -16,8 +16,8 @@ from collections import Counter
 from ..core import Recognizer, Window
 from ..core.blocks import flush_many
 from ..core.payloads import Reject, decode_json
-from ..core.quickread import Arrays, Samples, read
-from ..core.sensorlogger import Aligner, split_message
+from ..core.quickread import Samples, read
+from ..core.sensorlogger import Aligner, message_device
 
 log = logging.getLogger("harstream")
 _BAD_ID = re.compile(r"[/+#\x00-\x1f\x7f]")
@@ -164,15 +164,16 @@ class Intake:
 
     def _sensor_logger(self, payload: bytes) -> tuple[str, list[Window]]:
         s = self.settings
-        device, items = split_message(decode_json(payload))
-        device = check_device_id(device)
+        message = decode_json(payload)
+        device = check_device_id(message_device(message))
         with self.lock:
             if device not in self.last_seen and len(self.last_seen) >= s.max_devices:
                 raise Reject("too_many_devices", f"already {len(self.last_seen)} devices (max_devices); {device[:40]!r} is not taken on")
             aligner = self.aligners.get(device)
-            if aligner is None:
-                aligner = self.aligners[device] = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
-            samples = Arrays(*aligner.push(items))  # checks the readings before it buffers them
+            if aligner is None:  # kept once a message of the device is taken
+                aligner = Aligner(s.units_for(device, sensor_logger=True), s.frame_for(device))
+            samples = aligner.take(message["payload"])  # checks the readings before it buffers them
+            self.aligners[device] = aligner
             self._take_on(device)
             return device, self._feed(device, samples)
 
