@@ -8,7 +8,7 @@ import pytest
 from harstream.core import DeviceStream
 from harstream.core import payloads
 from harstream.core.payloads import Reject, Units, parse
-from harstream.core.quickread import Arrays, Columns, OneSample, Rows, Samples, read
+from harstream.core.quickread import Arrays, OneSample, Rows, Samples, read
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,9 +53,9 @@ def test_appended_samples_give_push_s_windows_at_the_same_message(recording, see
         now = pushed.push(tm, rm)
         if len(tm) == 1:
             later = appended.append_one(float(tm[0]), tuple(float(v) for v in rm[0]))
-        elif len(tm) % 2:  # as JSON gives a column batch: lists, its steps in time measured by the reader or not
+        elif len(tm) % 2:  # as a quick reader gives a batch: one flat list, its steps in time measured by the reader or not
             steps = (float(np.diff(tm).min()), float(np.diff(tm).max())) if len(tm) % 4 == 1 else None
-            later = appended.append_columns(tm.tolist(), rm[:, :3].tolist(), rm[:, 3:].tolist(), steps=steps)
+            later = appended.append_rows(np.column_stack((tm, rm)).ravel().tolist(), steps=steps)
         else:
             later = appended.append(tm, rm)
         assert len(later) == len(now)  # no window waits in the buffer: it comes out with its last sample
@@ -118,7 +118,7 @@ def test_read_gives_parse_s_values_bit_for_bit(recording, units):
         np.testing.assert_array_equal(raw, raw0)
         kinds.add(type(read(payload, units)))
     # the quick paths (one sample; plain columns, in g and rad/s only) and the general one were all taken
-    assert kinds == ({OneSample, Columns, Rows, Arrays} if units == Units() else {OneSample, Arrays})
+    assert kinds == ({OneSample, Rows, Arrays} if units == Units() else {OneSample, Arrays})
 
 
 def outcome(fn, payload, units=Units()):
@@ -220,7 +220,7 @@ def test_every_batch_shape_takes_a_quick_path(recording):
               "csv": "\n".join(",".join(map(repr, [a, *b, *c])) for a, b, c in zip(t, acc, gyro)).encode()}
     for name, payload in shapes.items():
         quick = read(payload)
-        assert type(quick) is (Rows if name == "csv" else Columns), name
+        assert type(quick) is Rows, name
         np.testing.assert_array_equal(as_arrays(quick)[1], parse(payload)[1])
 
 

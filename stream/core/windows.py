@@ -152,26 +152,10 @@ class DeviceStream:
         self._pending.frombytes(block.tobytes())
         return self._arrived(float(t[-1]), defer)
 
-    def append_columns(self, t: list, acc: list, gyro: list, defer: bool = False,
-                       steps: tuple[float, float] | None = None) -> list[Window]:
-        """Samples as JSON gave them, in time order: ``t`` (n numbers), ``acc`` and ``gyro`` (n rows of 3);
-        like ``append``, without numpy while the flow is regular.  ``steps``: the shortest and the longest
-        step between them, if the caller measured them already."""
-        last, gap = self._last_t, self.max_gap
-        if steps is not None:
-            regular = steps[0] > 0.0 and steps[1] <= gap
-        else:
-            regular = all(0.0 < d <= gap for d in map(sub, t[1:], t[:-1]))
-        if last is None or not 0.0 < t[0] - last <= gap or not regular:
-            raw = np.hstack((np.array(acc, dtype=np.float64), np.array(gyro, dtype=np.float64)))
-            return self.append(np.array(t, dtype=np.float64), raw, defer)
-        # one list in the buffer's layout, then one copy: a quarter cheaper than three calls a sample
-        self._pending.fromlist([v for ti, (a0, a1, a2), (g0, g1, g2) in zip(t, acc, gyro) for v in (ti, a0, a1, a2, g0, g1, g2)])
-        return self._arrived(float(t[-1]), defer)
-
     def append_rows(self, flat: list, defer: bool = False, steps: tuple[float, float] | None = None) -> list[Window]:
         """Samples as one flat list of numbers, seven a sample (t, acc xyz, gyro xyz: the buffer's own layout),
-        in time order; like ``append_columns``."""
+        in time order; like ``append``, without numpy while the flow is regular.  ``steps``: the shortest and
+        the longest step between them, if the caller measured them already."""
         t = flat[0::7]
         last, gap = self._last_t, self.max_gap
         if steps is not None:
@@ -181,7 +165,7 @@ class DeviceStream:
         if last is None or not 0.0 < t[0] - last <= gap or not regular:
             rows = np.array(flat, dtype=np.float64).reshape(-1, 7)
             return self.append(rows[:, 0], rows[:, 1:], defer)
-        self._pending.extend(flat)
+        self._pending.fromlist(flat)
         return self._arrived(float(t[-1]), defer)
 
     def _arrived(self, last: float, defer: bool) -> list[Window]:
