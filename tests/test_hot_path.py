@@ -118,7 +118,7 @@ def test_read_gives_parse_s_values_bit_for_bit(recording, units):
         np.testing.assert_array_equal(raw, raw0)
         kinds.add(type(read(payload, units)))
     # the quick paths (one sample; plain columns, in g and rad/s only) and the general one were all taken
-    assert kinds == ({OneSample, Rows, Arrays} if units == Units() else {OneSample, Arrays})
+    assert kinds == {OneSample, Rows, Arrays}
 
 
 def outcome(fn, payload, units=Units()):
@@ -129,14 +129,19 @@ def outcome(fn, payload, units=Units()):
     return t.tobytes() + raw.tobytes()
 
 
-def test_read_rejects_what_parse_rejects_for_the_same_reason():
+@pytest.mark.parametrize("units", [Units(), Units("m/s2", "deg/s")])
+def test_read_rejects_what_parse_rejects_for_the_same_reason(units):
     for m in hostile.messages(len(hostile.CASES) * 8, seed=11):
-        assert outcome(read, m.payload) == outcome(parse, m.payload), m.case
+        assert outcome(read, m.payload, units) == outcome(parse, m.payload, units), m.case
     for payload in [b'{"t": 1.5, "acc": [0, 0, NaN], "gyro": [0, 0, 0]}', b'{"t": "1.5", "acc": [0, 0, 1], "gyro": [0, 0, 0]}',
                     b'{"t": [1.0, 1.02], "acc": [[0, 0, 1], [0, 0, 1e3]], "gyro": [[0, 0, 0], [0, 0, 0]]}',
                     b'{"t": [1.0, 900.0], "acc": [[0, 0, 1], [0, 0, 1]], "gyro": [[0, 0, 0], [0, 0, 0]]}',
-                    b'{"t": 1.5, "acc": [0, 0, null], "gyro": [0, 0, 0]}', b'{"t": 1.5, "acc": [0, 0, 1], "gyro": [0, 0, true]}']:
-        assert outcome(read, payload) == outcome(parse, payload), payload
+                    b'{"t": 1.5, "acc": [0, 0, null], "gyro": [0, 0, 0]}', b'{"t": 1.5, "acc": [0, 0, 1], "gyro": [0, 0, true]}',
+                    b'{"t": [1.0, 1.02], "acc": [[0, 0, 980.665], [0, 0, -980.6650000000001]], "gyro": [[0, 0, 5729.5779513], [0, 0, 0]]}',
+                    b'{"t": [1.0, 1.02], "acc": [[0, 0, 1], [0, 0, 1]], "gyro": [[0, 0, 5729.58], [0, 0, 0]]}',
+                    b"1.0,0,0,980.665,0,0,5729.5779513\n1.02,0,0,980.6650000000001,0,0,0",
+                    b'{"t": [1.0, 1.02], "acc": [[0, 0, 1], [0, 0, 1]], "gyro": [[0, 0, 1' + b"0" * 400 + b'], [0, 0, 0]]}']:
+        assert outcome(read, payload, units) == outcome(parse, payload, units), payload
 
 
 json_values = st.recursive(
@@ -219,9 +224,10 @@ def test_every_batch_shape_takes_a_quick_path(recording):
               "objects": json.dumps([{"t": a, "acc": b, "gyro": c} for a, b, c in zip(t, acc, gyro)]).encode(),
               "csv": "\n".join(",".join(map(repr, [a, *b, *c])) for a, b, c in zip(t, acc, gyro)).encode()}
     for name, payload in shapes.items():
-        quick = read(payload)
-        assert type(quick) is Rows, name
-        np.testing.assert_array_equal(as_arrays(quick)[1], parse(payload)[1])
+        for units in (Units(), Units("m/s2", "deg/s")):
+            quick = read(payload, units)
+            assert type(quick) is Rows, name
+            np.testing.assert_array_equal(as_arrays(quick)[1], parse(payload, units)[1])
 
 
 def number_text(value: float, style: int) -> str:

@@ -107,6 +107,8 @@ def _array(value, shape_tail: tuple, what: str) -> np.ndarray:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise Reject("bad_type", f"{what} must hold numbers only") from None
+    except OverflowError:  # an integer of 400 digits: no float holds it
+        raise Reject("not_finite", f"{what} holds a number beyond any float") from None
     if arr.shape[1:] != shape_tail:
         raise Reject("bad_shape", f"{what} has shape {list(arr.shape)}, expected [n, {', '.join(map(str, shape_tail))}]"
                      if shape_tail else f"{what} has shape {list(arr.shape)}, expected a list of numbers")

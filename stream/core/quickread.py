@@ -136,14 +136,16 @@ def _one_sample(obj, units: Units) -> OneSample | None:
 
 
 def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> Rows | None:
-    """A column batch in g and rad/s of plain numbers, in time order, every value plausible: its numbers as
-    JSON gave them, in the layout of the device's buffer of floats (no numpy at all); else None."""
-    if units.acc != "g" or units.gyro != "rad/s" or not _NUMBER_SET.issuperset(map(type, t)):
+    """A column batch of plain numbers, in time order, every value plausible: its numbers as JSON gave them
+    (in g and rad/s; scaled to them as ``parse`` scales them), in the layout of the device's buffer of
+    floats (no numpy at all); else None."""
+    if not _NUMBER_SET.issuperset(map(type, t)):
         return None
     a, g = list(chain.from_iterable(acc)), list(chain.from_iterable(gyro))
     if not (_NUMBER_SET.issuperset(map(type, a)) and _NUMBER_SET.issuperset(map(type, g))):
         return None
     try:
+        a, g = _in_g(a, units), _in_rad_s(g, units)
         dt = list(map(sub, t[1:], t[:-1]))
         shortest = min(dt)
         if shortest < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
@@ -160,6 +162,22 @@ def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> Rows | None:
     flat[1::7], flat[2::7], flat[3::7] = a[0::3], a[1::3], a[2::3]
     flat[4::7], flat[5::7], flat[6::7] = g[0::3], g[1::3], g[2::3]
     return Rows(flat, (shortest, max(dt)))
+
+
+def _in_g(values: list, units: Units) -> list:
+    """Acceleration values in g: ``parse``'s product with the unit's scale, value for value (float(v) * scale)."""
+    if units.acc == "g":
+        return values
+    scale = ACC_UNITS[units.acc]
+    return [v * scale for v in values]  # an integer too large for a float: OverflowError, as float() would
+
+
+def _in_rad_s(values: list, units: Units) -> list:
+    """Angular velocity in rad/s, as ``_in_g``."""
+    if units.gyro == "rad/s":
+        return values
+    scale = GYRO_UNITS[units.gyro]
+    return [v * scale for v in values]
 
 
 def _column_lists(obj, units: Units) -> tuple[list, list, list, Units] | None:
@@ -228,10 +246,8 @@ def _csv_rows(payload: bytes) -> list | None:
 
 
 def _plain_rows(rows: list, units: Units) -> Rows | None:
-    """Rows of seven numbers in g and rad/s, in time order, every value plausible: one flat list for the
-    device's buffer of floats; else None."""
-    if units.acc != "g" or units.gyro != "rad/s":
-        return None
+    """Rows of seven numbers, in time order, every value plausible: one flat list for the device's buffer of
+    floats, in g and rad/s (scaled to them as ``parse`` scales them); else None."""
     flat = list(chain.from_iterable(rows))
     t = flat[0::7]
     try:
@@ -239,7 +255,12 @@ def _plain_rows(rows: list, units: Units) -> Rows | None:
         shortest = min(dt)
         if shortest < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
             return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
-        acc, gyro = flat[1::7] + flat[2::7] + flat[3::7], flat[4::7] + flat[5::7] + flat[6::7]
+        n = len(t)
+        acc, gyro = _in_g(flat[1::7] + flat[2::7] + flat[3::7], units), _in_rad_s(flat[4::7] + flat[5::7] + flat[6::7], units)
+        if units.acc != "g":
+            flat[1::7], flat[2::7], flat[3::7] = acc[:n], acc[n:2 * n], acc[2 * n:]
+        if units.gyro != "rad/s":
+            flat[4::7], flat[5::7], flat[6::7] = gyro[:n], gyro[n:2 * n], gyro[2 * n:]
         if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(acc) > MAX_ABS_ACC_G or min(acc) < -MAX_ABS_ACC_G \
                 or max(gyro) > MAX_ABS_GYRO or min(gyro) < -MAX_ABS_GYRO:
             return None  # inf too
@@ -275,8 +296,8 @@ def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> Arrays | Non
 
 def read(payload: bytes, units: Units = Units()) -> Samples:
     """:func:`parse` for the daemon, as :class:`Samples`, with the commonest messages spared numpy's per-call
-    cost: one plain sample comes as a ``OneSample`` of Python floats; a plain batch in g and rad/s (columns, a
-    list of sample objects, CSV lines) as ``Rows``, one flat list of its numbers; anything else as ``parse``
+    cost: one plain sample comes as a ``OneSample`` of Python floats; a plain batch (columns, a list of sample
+    objects, CSV lines) as ``Rows``, one flat list of its numbers in g and rad/s; anything else as ``parse``
     gives it, ``Arrays``.  The values, the checks and the rejects are ``parse``'s: a message the quick
     paths do not take, or doubt, goes through ``parse``.
 
