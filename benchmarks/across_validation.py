@@ -1,7 +1,9 @@
-"""Direction check for the across-dataset problem, on validation subjects only: models trained without HAPT,
-streamed over HAPT's validation subjects (7, 15, 26; the placement inferred), walking's recall and where it goes.
+"""Direction checks on validation subjects only: models streamed over HAPT's validation subjects (7, 15, 26; a
+phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (107, 113; an iPhone in a front
+pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
+the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
-    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--hapt PATH]
+    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given]
 """
 from __future__ import annotations
 
@@ -12,33 +14,50 @@ from pathlib import Path
 from harstream.core import Recognizer
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
-from harstream.datasets import read_hapt
+from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import VALIDATION_SUBJECTS
+from harstream.training.anyone import MOTIONSENSE_VALIDATION
+
+
+def score(model: Model, recordings: list[Recording], placement: str) -> tuple[Counter, Counter]:
+    """(truth, label) counts of every window inside one activity (transitions left out), and windows per truth."""
+    pairs = Counter()
+    for rec in recordings:
+        for label in Recognizer(model, placement_for=lambda device: placement).feed("x", rec.t, rec.raw):
+            truth = window_truth(rec, label.start, label.end)
+            if truth and "_TO_" not in truth:
+                pairs[(truth, label.activity)] += 1
+    of = Counter()
+    for (truth, _), n in pairs.items():
+        of[truth] += n
+    return pairs, of
+
+
+def report(name: str, pairs: Counter, of: Counter) -> str:
+    right = sum(n for (truth, label), n in pairs.items() if truth == label)
+    stairs = sum(n for (truth, label), n in pairs.items() if truth == "WALKING" and label.startswith("WALKING_"))
+    return (f"{name}: accuracy {right / sum(of.values()):.1%}, walking {pairs[('WALKING', 'WALKING')] / of['WALKING']:.1%}, "
+            f"walking read as stairs {stairs / of['WALKING']:.1%}; recall " +
+            ", ".join(f"{c} {pairs[(c, c)] / of[c]:.1%}" for c in sorted(of)) +
+            "\n   mistakes: " + ", ".join(f"{t} as {p} {n}" for (t, p), n in pairs.most_common() if t != p))
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--hapt", type=Path, default=Path("../shared/data/hapt-rawdata.zip"))
+    parser.add_argument("--motionsense", type=Path, default=Path("../shared/data/motionsense-pocket.zip"))
+    parser.add_argument("--pocket", action="store_true", help="also stream MotionSense's validation subjects")
+    parser.add_argument("--placement", choices=["auto", "given"], default="auto", help="inferred per device, or the truth given")
     args = parser.parse_args(argv)
-    recs = [Recording.from_dataset(r) for r in read_hapt(args.hapt, subjects=set(VALIDATION_SUBJECTS))]
+    sets = [("waist", [Recording.from_dataset(r) for r in read_hapt(args.hapt, subjects=set(VALIDATION_SUBJECTS))])]
+    if args.pocket:
+        sets.append(("pocket", [Recording.from_dataset(r) for r in read_motionsense(args.motionsense, subjects=set(MOTIONSENSE_VALIDATION))]))
     for path in args.models:
         model = Model(path)
-        pairs = Counter()  # (truth, label) of every window inside one activity (transitions left out)
-        for rec in recs:
-            for label in Recognizer(model).feed("x", rec.t, rec.raw):
-                truth = window_truth(rec, label.start, label.end)
-                if truth and "_TO_" not in truth:
-                    pairs[(truth, label.activity)] += 1
-        of = Counter()
-        for (truth, _), n in pairs.items():
-            of[truth] += n
-        right = sum(n for (truth, label), n in pairs.items() if truth == label)
-        stairs = sum(n for (truth, label), n in pairs.items() if truth == "WALKING" and label.startswith("WALKING_"))
-        print(f"{path}: accuracy {right / sum(of.values()):.1%}, walking {pairs[('WALKING', 'WALKING')] / of['WALKING']:.1%}, "
-              f"walking read as stairs {stairs / of['WALKING']:.1%}; recall " +
-              ", ".join(f"{c} {pairs[(c, c)] / of[c]:.1%}" for c in sorted(of)))
-        print("   walking windows labelled:", dict(sorted((label, n) for (truth, label), n in pairs.items() if truth == "WALKING")))
+        for where, recordings in sets:
+            pairs, of = score(model, recordings, where if args.placement == "given" else "auto")
+            print(report(f"{path} ({where}, placement {args.placement})", pairs, of))
 
 
 if __name__ == "__main__":

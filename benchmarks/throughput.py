@@ -50,13 +50,16 @@ from .pi4 import PI4_NBODY_S_PER_STEP, nbody_seconds_per_step
 
 #: Every message shape the README documents: (devices, samples per device, samples per message, format, m/s²).
 #: "m/s2" shapes send acceleration in m/s² and say so in the message ("units"), or, for CSV lines, which
-#: cannot, through the device's setting; Sensor Logger always sends m/s².
+#: cannot, through the device's setting; Sensor Logger always sends m/s².  Its acceleration, gravity and rotation
+#: come at the same instants, as iOS and Android's fused sensors give them; in "sensor-logger-apart" the
+#: gyroscope reads 10 ms after them, as a separate sensor may (the aligner then interpolates).
 SHAPES = {
     "single": (200, 320, 1, "json", False), "single-m/s2": (200, 320, 1, "json", True),
     "columns": (1000, 325, 25, "batch", False), "columns-m/s2": (1000, 325, 25, "batch", True),
     "objects": (1000, 325, 25, "objects", False), "objects-m/s2": (1000, 325, 25, "objects", True),
     "csv": (1000, 325, 25, "csv", False), "csv-m/s2": (1000, 325, 25, "csv", True),
     "sensor-logger": (1000, 325, 25, "sensor-logger", True),
+    "sensor-logger-apart": (1000, 325, 25, "sensor-logger-apart", True),
 }
 ALIASES = {"batch": ["columns"], "both": ["single", "columns"], "all": list(SHAPES)}
 RATE = 50.0
@@ -67,6 +70,11 @@ def message(fmt: str, ms2: bool, device: str, t: np.ndarray, raw: np.ndarray) ->
     """One message of a shape, as a phone or a microcontroller would send it."""
     if fmt == "sensor-logger":
         return encode(fmt, device, t, raw)
+    if fmt == "sensor-logger-apart":
+        msg = json.loads(encode("sensor-logger", device, t, raw))
+        for item in msg["payload"]:
+            item["time"] += 10_000_000 if item["name"] == "gyroscope" else 0
+        return json.dumps(msg).encode()
     if ms2:
         raw = raw.copy()
         raw[:, :3] *= G
@@ -89,7 +97,7 @@ def flood(shape: str, t0: float) -> list[tuple[str, bytes]]:
         t = t0 + np.arange(k, k + per_message) / RATE
         for d in range(devices):
             i = (k + 997 * d) % (len(rec) - samples)
-            topic = "sensor-logger" if fmt == "sensor-logger" else f"har/dev{d}/imu"
+            topic = "sensor-logger" if fmt.startswith("sensor-logger") else f"har/dev{d}/imu"
             out.append((topic, message(fmt, ms2, f"dev{d}", t, rec.raw[i:i + per_message])))
     return out
 

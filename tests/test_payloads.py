@@ -104,6 +104,8 @@ def test_sensor_logger_quick_reading_equals_item_by_item(items):
     """The one-pass reader of plain messages gives exactly what reading item by item gives."""
     from harstream.core.sensorlogger import _plain_readings, split_items
 
+    from harstream.core.sensorlogger import Laid
+
     quick = _plain_readings(items)
     if quick is None:
         return
@@ -112,14 +114,25 @@ def test_sensor_logger_quick_reading_equals_item_by_item(items):
     for name in quick:
         np.testing.assert_array_equal(quick[name][0], slow[name][0])
         np.testing.assert_array_equal(quick[name][1], slow[name][1])
+    laid = Laid.read(items)
+    laid = laid.readings() if laid is not None else None
+    if laid is not None:  # a regular layout of the sensors we use: the same readings, read column by column
+        assert list(laid) == list(quick)
+        for name in quick:
+            np.testing.assert_array_equal(laid[name][0], quick[name][0])
+            np.testing.assert_array_equal(laid[name][1], quick[name][1])
 
 
 
 class _GeneralOnly(Aligner):
-    """The aligner without its in-step path: every message split, sorted, buffered and interpolated."""
+    """The aligner without its quick paths: every message split item by item or in one pass per sensor, sorted,
+    buffered and interpolated."""
 
-    def _in_step(self, readings):
-        return None
+    def take(self, payload):
+        from harstream.core.quickread import Arrays
+        from harstream.core.sensorlogger import split
+
+        return Arrays(*self.push(split(payload)))
 
 
 def _reading(name, ns, xyz, nested):

@@ -167,49 +167,63 @@ PARTS = ("accelerometer", "gravity", "gyroscope")  # acceleration without gravit
 TOTAL = ("totalacceleration", "gyroscope")
 
 
-class InStep:
-    """A plain message whose sensors were all read at the same instants, as Python values: ``ns`` the
-    instants (epoch nanoseconds, integers), ``values[name]`` that sensor's (x, y, z) columns at them.
-    So phones send them (iOS reads acceleration, gravity and rotation in one update; Android's gravity
-    and linear acceleration come from one fusion step).  ``read`` gives one, or None for anything else."""
+class Laid:
+    """A plain message's readings in a regular layout, as Python values: per sensor, its times (epoch
+    nanoseconds, integers) and its (x, y, z) columns.  ``read`` gives one, or None for anything else;
+    ``in_step`` the instants when every sensor was read at the same ones (so phones send them: iOS reads
+    acceleration, gravity and rotation in one update; Android's gravity and linear acceleration come from
+    one fusion step); ``readings`` them as ``split`` gives them, without a second pass over the items."""
 
-    __slots__ = ("ns", "values")
+    __slots__ = ("times", "values")
 
-    def __init__(self, ns: tuple, values: dict):
-        self.ns, self.values = ns, values
+    def __init__(self, times: dict, values: dict):
+        self.times, self.values = times, values
 
     @classmethod
-    def read(cls, payload: list) -> "InStep | None":
-        """Every item ``{"name", "time", "x", "y", "z"}`` (or the values under ``"values"``) of one of the sensors
-        of ``PARTS`` or of ``TOTAL`` (all of them, nothing else), in a repeating order (interleaved, or one
-        block per sensor), every sensor at the same integer times; numbers where numbers belong."""
+    def read(cls, payload: list) -> "Laid | None":
+        """Every item ``{"name", "time", "x", "y", "z"}`` (or the values under ``"values"``) of a sensor we use,
+        the sensors in a repeating order (interleaved, or one block each) with as many readings each, integer
+        times, numbers where numbers belong."""
         try:
             try:
                 names, times, xs, ys, zs = zip(*map(_FLAT, payload))
-                if any(map(_HAS_VALUES, payload)):  # push reads "values" where an item has both
+                if any(map(_HAS_VALUES, payload)):  # split reads "values" where an item has both
                     return None
             except KeyError:
                 names, times, values = zip(*map(_NESTED, payload))
                 xs, ys, zs = zip(*map(_XYZ, values))
-            k = len(set(names))
+            sensors = set(names)
         except (KeyError, TypeError, ValueError):  # a missing field, an item not an object, nothing at all
             return None
-        n = len(names)
-        if k not in (2, 3) or n % k or set(names) != set(PARTS if k == 3 else TOTAL) or set(map(type, times)) != _INT \
+        n, k = len(names), len(sensors)
+        if n % k or not sensors.issubset(SENSORS) or n // k > MAX_BUFFERED or set(map(type, times)) != _INT \
                 or not (_NUMBER.issuperset(map(type, xs)) and _NUMBER.issuperset(map(type, ys)) and _NUMBER.issuperset(map(type, zs))):
-            return None
+            return None  # (more than MAX_BUFFERED of a sensor: push keeps the last of them)
         m = n // k
-        if m > MAX_BUFFERED:
-            return None  # push keeps the last MAX_BUFFERED of each sensor
         if names[:k].count(names[0]) == 1:  # interleaved: a, g, w, a, g, w, ...
             places = [slice(j, None, k) for j in range(k)]
         else:  # one block per sensor: a, a, ..., g, g, ..., w, w, ...
             places = [slice(j * m, (j + 1) * m) for j in range(k)]
-        ns = times[places[0]]
-        for where in places:
-            if names[where].count(names[where.start]) != m or times[where] != ns:
-                return None
-        return cls(ns, {names[where.start]: (xs[where], ys[where], zs[where]) for where in places})
+        if any(names[where].count(names[where.start]) != m for where in places):
+            return None
+        return cls({names[where.start]: times[where] for where in places},
+                   {names[where.start]: (xs[where], ys[where], zs[where]) for where in places})
+
+    def in_step(self) -> tuple | None:
+        """The instants, if every sensor was read at the same ones."""
+        first, *others = self.times.values()
+        return first if all(other == first for other in others) else None
+
+    def readings(self) -> Readings | None:
+        """As ``split`` reads the message (None where it would go item by item: a time beyond 64 bits)."""
+        out = {}
+        try:
+            for name, times in self.times.items():  # epoch ns as exactly as a float allows, as ns_to_seconds does
+                seconds, ns = np.divmod(np.array(times, dtype=np.int64), 1_000_000_000)
+                out[name] = (seconds.astype(np.float64) + ns / 1e9, np.array(self.values[name], dtype=np.float64).T.copy())
+        except OverflowError:
+            return None
+        return out
 
 
 class Aligner:
@@ -227,21 +241,30 @@ class Aligner:
         """A message's readings (its ``payload`` list): the samples they complete, as ``push`` gives them.
         Readings in step whose every check passes at a glance are taken in Python floats, with no numpy;
         ``push`` takes any other, and tests hold the two to the same samples and state."""
-        in_step = InStep.read(payload)
-        rows = self._in_step(in_step) if in_step is not None else None
-        return rows if rows is not None else Arrays(*self.push(split(payload)))
+        laid = Laid.read(payload)
+        if laid is not None:
+            rows = self._in_step(laid)
+            if rows is not None:
+                return rows
+            readings = laid.readings()
+            if readings is not None:
+                return Arrays(*self.push(readings))
+        return Arrays(*self.push(split(payload)))
 
-    def _in_step(self, readings: InStep) -> Rows | None:
+    def _in_step(self, readings: Laid) -> Rows | None:
         """``push``'s samples, for readings in step, as one flat list (t and 6 raw values a sample): the readings
         themselves, since interpolating at their own instants gives them to the last bit.  None unless every
         sensor ``push`` would use is in the message and none of them holds a reading at or after its first
         instant, the instants increase, and every check ``push`` makes passes at a glance."""
         buffers = self.buffers
         names = TOTAL if len(buffers["totalacceleration"][0]) or "totalacceleration" in readings.values else PARTS
-        if len(readings.values) != len(names) or len(buffers[names[0]][0]):
+        if len(readings.values) != len(names) or not set(names).issubset(readings.values) or len(buffers[names[0]][0]):
+            return None
+        instants = readings.in_step()
+        if instants is None:
             return None
         # epoch ns to seconds as ns_to_seconds does
-        t = [(ns // 1_000_000_000) + (ns % 1_000_000_000) / 1e9 for ns in readings.ns]
+        t = [(ns // 1_000_000_000) + (ns % 1_000_000_000) / 1e9 for ns in instants]
         first, last = t[0], t[-1]
         steps = list(map(sub, t[1:], t[:-1])) or [1.0]  # (one reading: no step, so none too short)
         if not (first > self.emitted_to and abs(first) <= MAX_ABS_TIME and abs(last) <= MAX_ABS_TIME
