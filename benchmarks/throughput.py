@@ -1,18 +1,13 @@
 """The daemon against a bare MQTT subscriber, draining the same flood from the same broker.
 
-    python -m benchmarks.throughput [--model models/X.tflite] [--shape single|batch|both] [--latency] [--memory]
+    python -m benchmarks.throughput [--model M] [--shape all|single|columns|...] [--repeats 3] [--latency] [--memory]
 
-Two floods, each written to a Mosquitto of our own (queues unbounded) in one go, as fast
-as the broker takes them, while the subscriber under test is connected:
-
-* single: 64,000 one-sample messages from 200 devices (320 samples, 4 windows each);
-* batch: 13,000 messages of 25 samples from 1,000 devices (325 samples, 4 windows each).
-
-First a bare paho subscriber that only ``json.loads`` each message drains it; then the
-daemon of ``harstream serve`` (default settings) drains the same flood, until every window
-of every device is labelled and handed to the broker.  Both in this process, one after
-the other.  The ratio of the two rates is the figure; devices at 50 Hz is what each rate
-would carry live.
+Every message shape of ``SHAPES`` (each the README documents) is a flood written to a Mosquitto of our own
+(queues unbounded) in one go while the subscriber under test is connected: 64,000 one-sample messages from
+200 devices, or 13,000 messages of 25 samples from 1,000 devices.  A bare paho subscriber that only parses
+each message (``bare_parse``) drains it, then the daemon of ``harstream serve`` (default settings) until
+every window is labelled and handed to the broker; in turn, ``--repeats`` times, in this process.  The
+ratio of the two rates is the figure; devices at 50 Hz is what each rate would carry live.
 
 ``--latency`` then streams live devices from a separate process (pre-encoded, one write per
 20 ms tick, so that it costs little), searches the largest load the daemon keeps up with from
