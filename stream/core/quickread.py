@@ -275,6 +275,8 @@ _SEVEN = {7}
 def _clean_columns(t: list, acc: list, gyro: list, units: Units) -> Arrays | None:
     """A plain column batch, in time order, every value plausible, as (t, raw); else None."""
     n = len(t)
+    if not _NUMBER_SET.issuperset(map(type, chain(t, chain.from_iterable(acc), chain.from_iterable(gyro)))):
+        return None  # a boolean, which numpy would take for a number (parse rejects it), or no number at all
     try:
         # One conversion of all 7n values, as numpy's would convert each (float(v))
         flat = np.fromiter(chain(t, chain.from_iterable(acc), chain.from_iterable(gyro)), np.float64, 7 * n)
@@ -319,8 +321,6 @@ def read(payload: bytes, units: Units = Units()) -> Samples:
             quick = _plain_rows(rows, units) or _clean_columns([r[0] for r in rows], [r[1:4] for r in rows],
                                                                 [r[4:] for r in rows], units)
         return quick if quick is not None else Arrays(*parse(payload, units))
-    if b"true" in payload or b"false" in payload:
-        return Arrays(*parse(payload, units))
     obj = decode_json(payload)
     quick = _one_sample(obj, units) if head == b"{" else None
     if quick is None:
