@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 from harstream.core.payloads import Reject, Units, parse
-from harstream.core.sensorlogger import PARTS, Aligner, split_message
+from harstream.core.quickread import Arrays, Rows
+from harstream.core.sensorlogger import PARTS, Aligner, Laid, split, split_message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,8 +105,6 @@ def test_sensor_logger_quick_reading_equals_item_by_item(items):
     """The one-pass reader of plain messages gives exactly what reading item by item gives."""
     from harstream.core.sensorlogger import _plain_readings, split_items
 
-    from harstream.core.sensorlogger import Laid
-
     quick = _plain_readings(items)
     if quick is None:
         return
@@ -129,9 +128,6 @@ class _GeneralOnly(Aligner):
     buffered and interpolated."""
 
     def take(self, payload):
-        from harstream.core.quickread import Arrays
-        from harstream.core.sensorlogger import split
-
         return Arrays(*self.push(split(payload)))
 
 
@@ -198,8 +194,6 @@ def test_sensor_logger_in_step_readings_give_what_interpolation_gives(messages, 
 def test_sensor_logger_in_step_readings_skip_numpy(order, nested):
     """The commonest message (acceleration, gravity and rotation at the same instants) comes out as rows of
     Python floats, message after message; one out of step goes the general way."""
-    from harstream.core.quickread import Arrays, Rows
-
     aligner = Aligner()
     for k in range(3):
         payload = [_reading(name, 1_700_000_000_000_000_000 + (25 * k + i) * 20_000_000, [0.1, 0.2, 9.8], nested)

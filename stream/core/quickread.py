@@ -146,22 +146,32 @@ def _plain_columns(t: list, acc: list, gyro: list, units: Units) -> Rows | None:
         return None
     try:
         a, g = _in_g(a, units), _in_rad_s(g, units)
-        dt = list(map(sub, t[1:], t[:-1]))
-        shortest = min(dt)
-        if shortest < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
-            return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
-        # in time order, so the first and the last time are the extremes; max and min spare a call of abs a value
-        if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(a) > MAX_ABS_ACC_G or min(a) < -MAX_ABS_ACC_G \
-                or max(g) > MAX_ABS_GYRO or min(g) < -MAX_ABS_GYRO:
-            return None  # (inf too; NaN never comes out of decode_json)
     except OverflowError:  # an integer beyond any float
+        return None
+    steps = _plausible(t, a, g)
+    if steps is None:
         return None
     # The buffer's layout (t, acc xyz, gyro xyz a sample) by seven slice copies: a third of a loop's cost
     flat = [0.0] * (7 * len(t))
     flat[0::7] = t
     flat[1::7], flat[2::7], flat[3::7] = a[0::3], a[1::3], a[2::3]
     flat[4::7], flat[5::7], flat[6::7] = g[0::3], g[1::3], g[2::3]
-    return Rows(flat, (shortest, max(dt)))
+    return Rows(flat, steps)
+
+
+def _plausible(t: list, acc: list, gyro: list) -> tuple[float, float] | None:
+    """The shortest and the longest step of times in order, if every value is within its limit (``acc`` in g,
+    ``gyro`` in rad/s); else None: out of order (parse sorts), maybe too sparse (parse decides, to the last
+    bit), or a value too large (inf too; NaN never comes out of decode_json)."""
+    dt = list(map(sub, t[1:], t[:-1]))
+    shortest = min(dt)
+    if shortest < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
+        return None
+    # in time order, so the first and the last time are the extremes; max and min spare a call of abs a value
+    if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(acc) > MAX_ABS_ACC_G or min(acc) < -MAX_ABS_ACC_G \
+            or max(gyro) > MAX_ABS_GYRO or min(gyro) < -MAX_ABS_GYRO:
+        return None
+    return shortest, max(dt)
 
 
 def _in_g(values: list, units: Units) -> list:
@@ -249,24 +259,19 @@ def _plain_rows(rows: list, units: Units) -> Rows | None:
     """Rows of seven numbers, in time order, every value plausible: one flat list for the device's buffer of
     floats, in g and rad/s (scaled to them as ``parse`` scales them); else None."""
     flat = list(chain.from_iterable(rows))
-    t = flat[0::7]
+    t, n = flat[0::7], len(rows)
     try:
-        dt = list(map(sub, t[1:], t[:-1]))
-        shortest = min(dt)
-        if shortest < 0.0 or sum(dt) >= len(t) / MIN_RATE_HZ + MAX_GAP_S - 1e-6:
-            return None  # out of order (parse sorts), or maybe too sparse (parse decides, to the last bit)
-        n = len(t)
         acc, gyro = _in_g(flat[1::7] + flat[2::7] + flat[3::7], units), _in_rad_s(flat[4::7] + flat[5::7] + flat[6::7], units)
-        if units.acc != "g":
-            flat[1::7], flat[2::7], flat[3::7] = acc[:n], acc[n:2 * n], acc[2 * n:]
-        if units.gyro != "rad/s":
-            flat[4::7], flat[5::7], flat[6::7] = gyro[:n], gyro[n:2 * n], gyro[2 * n:]
-        if abs(t[0]) > MAX_ABS_TIME or abs(t[-1]) > MAX_ABS_TIME or max(acc) > MAX_ABS_ACC_G or min(acc) < -MAX_ABS_ACC_G \
-                or max(gyro) > MAX_ABS_GYRO or min(gyro) < -MAX_ABS_GYRO:
-            return None  # inf too
-    except (OverflowError, TypeError):
+    except OverflowError:  # an integer beyond any float
         return None
-    return Rows(flat, (shortest, max(dt)))
+    steps = _plausible(t, acc, gyro)
+    if steps is None:
+        return None
+    if units.acc != "g":
+        flat[1::7], flat[2::7], flat[3::7] = acc[:n], acc[n:2 * n], acc[2 * n:]
+    if units.gyro != "rad/s":
+        flat[4::7], flat[5::7], flat[6::7] = gyro[:n], gyro[n:2 * n], gyro[2 * n:]
+    return Rows(flat, steps)
 
 
 _SEVEN = {7}

@@ -94,6 +94,13 @@ def split(payload: list) -> Readings:
 _NUMBER = frozenset((int, float))
 
 
+def _seconds(ns: list) -> np.ndarray:
+    """Integer epoch nanoseconds to seconds, as exactly as a float allows, as ``ns_to_seconds`` does
+    (OverflowError beyond 64 bits)."""
+    seconds, rest = np.divmod(np.array(ns, dtype=np.int64), 1_000_000_000)
+    return seconds.astype(np.float64) + rest / 1e9
+
+
 def _plain_readings(payload: list) -> Readings | None:
     """The readings of a message whose every item we use is a plain object with numbers; else None."""
     groups: dict[str, tuple[list, list]] = {}
@@ -115,9 +122,8 @@ def _plain_readings(payload: list) -> Readings | None:
             kinds = set(map(type, times))
             if not _NUMBER.issuperset(map(type, flat)) or not kinds or not _NUMBER.issuperset(kinds):
                 return None
-            if kinds == {int}:  # epoch ns as exactly as a float allows, as ns_to_seconds does
-                seconds, ns = np.divmod(np.array(times, dtype=np.int64), 1_000_000_000)
-                t = seconds.astype(np.float64) + ns / 1e9
+            if kinds == {int}:
+                t = _seconds(times)
             elif kinds == {float}:
                 t = np.array(times, dtype=np.float64) / 1e9
             else:
@@ -218,9 +224,8 @@ class Laid:
         """As ``split`` reads the message (None where it would go item by item: a time beyond 64 bits)."""
         out = {}
         try:
-            for name, times in self.times.items():  # epoch ns as exactly as a float allows, as ns_to_seconds does
-                seconds, ns = np.divmod(np.array(times, dtype=np.int64), 1_000_000_000)
-                out[name] = (seconds.astype(np.float64) + ns / 1e9, np.array(self.values[name], dtype=np.float64).T.copy())
+            for name, times in self.times.items():
+                out[name] = (_seconds(times), np.array(self.values[name], dtype=np.float64).T.copy())
         except OverflowError:
             return None
         return out
@@ -272,11 +277,8 @@ class Aligner:
             return None  # out of order, or maybe too sparse: push decides
         if not all(len(buffers[name][0]) == 0 or buffers[name][0][-1] < first for name in names[1:]):
             return None
-        acc_scale, gyro_scale = ACC_UNITS[self.units.acc], GYRO_UNITS[self.units.gyro]
         for name, columns in readings.values.items():  # _plainly_within's test, in the same operations
-            gyro = name == "gyroscope"
-            scale = gyro_scale if gyro else acc_scale
-            limit = MAX_ABS_GYRO if gyro else MAX_ABS_ACC_G if name == "totalacceleration" else MAX_ABS_ACC_G / 2
+            scale, limit = self._scale_and_limit(name)
             if not all(max(max(c), -min(c)) * scale <= limit for c in columns):
                 return None  # inf too
         ax, ay, az = readings.values[names[0]]
@@ -289,7 +291,7 @@ class Aligner:
             buffers[name] = (np.array([last]), np.array([[x[-1], y[-1], z[-1]]], dtype=np.float64))
         self.emitted_to = last
         sign = -1.0 if self.frame == "ios" else 1.0
-        a, g = acc_scale, gyro_scale
+        a, g = ACC_UNITS[self.units.acc], GYRO_UNITS[self.units.gyro]
         return Rows([v for row in zip(t, ax, ay, az, wx, wy, wz)
                      for v in (row[0], sign * row[1] * a, sign * row[2] * a, sign * row[3] * a, row[4] * g, row[5] * g, row[6] * g)],
                     (min(steps), max(steps)) if len(t) > 1 else None)
@@ -328,8 +330,7 @@ class Aligner:
         return t, raw  # every reading was checked in _check; their interpolations and sums stay within the limits
 
     def _check(self, readings: Readings) -> None:
-        """Reject a bad message before it touches the buffers.  Acceleration and gravity may each
-        reach half the limit, so that their sum, the total acceleration, stays within it."""
+        """Reject a bad message before it touches the buffers (each sensor's limit: ``_scale_and_limit``)."""
         if not readings:
             return
         names = list(readings)
@@ -338,13 +339,18 @@ class Aligner:
                 check_density(readings[name][0])
             return
         t = np.concatenate([readings[n][0] for n in names])
-        values = np.concatenate([readings[n][1] * (GYRO_UNITS[self.units.gyro] if n == "gyroscope" else ACC_UNITS[self.units.acc])
-                                 for n in names])
-        limits = np.concatenate([np.full(len(readings[n][0]), MAX_ABS_GYRO if n == "gyroscope" else MAX_ABS_ACC_G
-                                         if n == "totalacceleration" else MAX_ABS_ACC_G / 2) for n in names])
+        values = np.concatenate([readings[n][1] * self._scale_and_limit(n)[0] for n in names])
+        limits = np.concatenate([np.full(len(readings[n][0]), self._scale_and_limit(n)[1]) for n in names])
         check_readings(t, values, limits[:, None])
         for name in names:
             check_density(readings[name][0])
+
+    def _scale_and_limit(self, name: str) -> tuple[float, float]:
+        """A sensor's scale to g or rad/s, and the limit of its scaled values.  Acceleration and gravity may
+        each reach half the acceleration limit, so that their sum, the total acceleration, stays within it."""
+        if name == "gyroscope":
+            return GYRO_UNITS[self.units.gyro], MAX_ABS_GYRO
+        return ACC_UNITS[self.units.acc], MAX_ABS_ACC_G if name == "totalacceleration" else MAX_ABS_ACC_G / 2
 
     def _plainly_within(self, name: str, t: np.ndarray, values: np.ndarray) -> bool:
         """Every time and value finite and within its limit, for ``_check``'s limits; False also for any doubt
@@ -352,9 +358,7 @@ class Aligner:
         included, so the largest value scaled is the largest scaled value."""
         if not len(t):
             return True
-        gyro = name == "gyroscope"
-        scale = GYRO_UNITS[self.units.gyro] if gyro else ACC_UNITS[self.units.acc]
-        limit = MAX_ABS_GYRO if gyro else MAX_ABS_ACC_G if name == "totalacceleration" else MAX_ABS_ACC_G / 2
+        scale, limit = self._scale_and_limit(name)
         return bool(np.abs(t).max() <= MAX_ABS_TIME and np.abs(values).max() * scale <= limit)  # NaN: False
 
     def _at(self, name: str, t: np.ndarray) -> np.ndarray:

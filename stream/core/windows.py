@@ -156,17 +156,17 @@ class DeviceStream:
         """Samples as one flat list of numbers, seven a sample (t, acc xyz, gyro xyz: the buffer's own layout),
         in time order; like ``append``, without numpy while the flow is regular.  ``steps``: the shortest and
         the longest step between them, if the caller measured them already."""
-        t = flat[0::7]
         last, gap = self._last_t, self.max_gap
         if steps is not None:
             regular = steps[0] > 0.0 and steps[1] <= gap
         else:
+            t = flat[0::7]
             regular = all(0.0 < d <= gap for d in map(sub, t[1:], t[:-1]))
-        if last is None or not 0.0 < t[0] - last <= gap or not regular:
+        if last is None or not 0.0 < flat[0] - last <= gap or not regular:
             rows = np.array(flat, dtype=np.float64).reshape(-1, 7)
             return self.append(rows[:, 0], rows[:, 1:], defer)
         self._pending.fromlist(flat)
-        return self._arrived(float(t[-1]), defer)
+        return self._arrived(float(flat[-7]), defer)
 
     def _arrived(self, last: float, defer: bool) -> list[Window]:
         """Samples up to time ``last`` are pending: cut the window they complete, if they complete one
