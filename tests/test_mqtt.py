@@ -80,6 +80,27 @@ def test_every_benchmarked_shape_is_labelled_as_predict_labels_it(shape, recordi
     assert d.engine.rejects == {}
 
 
+def test_sensor_logger_read_apart_is_labelled_as_its_readings_aligned_offline(recording, model, daemon, listen, publisher):
+    """Sensor Logger with the gyroscope read 10 ms after acceleration and gravity (the benchmark's
+    sensor-logger-apart): the daemon aligns it in Python floats; its labels are predict's on what the general
+    path (sort, buffer, interpolate in numpy) aligns from the same messages offline."""
+    from benchmarks.throughput import message
+    from harstream.core.sensorlogger import Aligner, split_message
+
+    rec = part(recording)
+    daemon()
+    labels_in = listen("har/apart-phone/activity")
+    payloads = [message("sensor-logger-apart", True, "apart-phone", 1.7e9 + rec.t[i:i + 25], rec.raw[i:i + 25]) for i in range(0, N, 25)]
+    for payload in payloads:
+        publisher.publish("sensor-logger", payload, qos=1).wait_for_publish()
+    offline = Aligner()
+    aligned = [offline.push(split_message(json.loads(payload))[1]) for payload in payloads]
+    t, raw = np.concatenate([a[0] for a in aligned]), np.concatenate([a[1] for a in aligned])
+    assert len(t) == N  # rotation runs ahead: every acceleration reading is caught up with
+    expected = Recognizer(model).feed("apart-phone", t, raw)
+    assert_same(labels_in.labels(len(expected)), expected)
+
+
 def test_status_is_retained_online_then_offline(broker, daemon, listen):
     d = daemon()
     status = listen("har/status", client_id="late-listener")  # subscribes after the daemon: gets the retained value

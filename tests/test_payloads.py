@@ -140,18 +140,19 @@ def _reading(name, ns, xyz, nested):
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 8), st.sampled_from([0.0, 0.0, 0.0, 0.003, -0.015, -0.5, 1e-8]),
+@given(st.lists(st.tuples(st.integers(1, 8), st.sampled_from([0.0, 0.0, 0.0, 0.003, 0.01, -0.015, -0.5, 1e-8]),
+                          st.sampled_from([0.0, 0.0, 0.007, -0.004]),
                           st.sampled_from([("accelerometer", "gravity", "gyroscope")] * 3 + [("totalacceleration", "gyroscope"),
                                                                                              ("accelerometer", "gyroscope"), ("gyroscope",)]),
-                          st.sampled_from(["interleaved", "blocks", "shuffled", "a repeated instant"]), st.sampled_from([False, True, "both"]),
+                          st.sampled_from(["interleaved", "blocks", "shuffled", "a repeated instant", "uneven", "with others"]), st.sampled_from([False, True, "both"]),
                           st.sampled_from(["ints", "floats", "huge", "a float time"]), st.integers(0, 2**31)), min_size=1, max_size=6),
        st.sampled_from(["android", "ios"]), st.sampled_from([Units("m/s2", "rad/s"), Units("g", "deg/s")]))
-def test_sensor_logger_in_step_readings_give_what_interpolation_gives(messages, frame, units):
-    """Readings of every sensor at the same instants are taken without numpy: the samples, and what the
-    aligner keeps for the next message, are the general path's to the last bit, whatever came before."""
+def test_sensor_logger_quick_alignment_gives_what_interpolation_gives(messages, frame, units):
+    """Plain readings in order are aligned without numpy, in step or apart: the samples, and what the aligner
+    keeps for the next message, are the general path's to the last bit, whatever came before."""
     quick, general = Aligner(units, frame), _GeneralOnly(units, frame)
     clock = 1_700_000_000.0
-    for n, shift, sensors, order, nested, values, seed in messages:
+    for n, shift, gravity_shift, sensors, order, nested, values, seed in messages:
         rng = np.random.default_rng(seed)
         times = clock + np.arange(n) / 50
         if order == "a repeated instant":
@@ -161,7 +162,7 @@ def test_sensor_logger_in_step_readings_give_what_interpolation_gives(messages, 
         payload = []
         for i, ti in enumerate(times):
             for name in sensors:
-                ns = int(round((ti + (shift if name == "gyroscope" else 0.0)) * 1e9))
+                ns = int(round((ti + {"gyroscope": shift, "gravity": gravity_shift}.get(name, 0.0)) * 1e9))
                 xyz = rng.uniform(-5, 5, 3).tolist()
                 if values == "ints":
                     xyz = [int(v) for v in xyz]
@@ -172,6 +173,10 @@ def test_sensor_logger_in_step_readings_give_what_interpolation_gives(messages, 
             payload.sort(key=lambda item: sensors.index(item["name"]))
         elif order == "shuffled":
             payload = [payload[i] for i in rng.permutation(len(payload))]
+        elif order == "uneven":  # a sensor read more often, or one reading fewer
+            payload = payload[:-1] if seed % 2 else payload + [{**payload[-1], "time": payload[-1]["time"] + 7_000_000}]
+        elif order == "with others":
+            payload.insert(seed % (len(payload) + 1), {"name": "location", "time": "now", "latitude": 51.5})
         outcomes = []
         for aligner in (quick, general):
             try:
@@ -189,18 +194,46 @@ def test_sensor_logger_in_step_readings_give_what_interpolation_gives(messages, 
             np.testing.assert_array_equal(quick.buffers[name][1], general.buffers[name][1])
 
 
+@pytest.mark.parametrize("gyro_ms", [0, 10, -10, 7])
 @pytest.mark.parametrize("nested", [False, True])
 @pytest.mark.parametrize("order", ["interleaved", "blocks"])
-def test_sensor_logger_in_step_readings_skip_numpy(order, nested):
-    """The commonest message (acceleration, gravity and rotation at the same instants) comes out as rows of
-    Python floats, message after message; one out of step goes the general way."""
+def test_sensor_logger_plain_readings_skip_numpy(order, nested, gyro_ms):
+    """The commonest messages (acceleration, gravity and rotation at the same instants, or rotation read apart)
+    come out as rows of Python floats, message after message; readings out of order go the general way."""
     aligner = Aligner()
+    emitted = 0
     for k in range(3):
-        payload = [_reading(name, 1_700_000_000_000_000_000 + (25 * k + i) * 20_000_000, [0.1, 0.2, 9.8], nested)
+        payload = [_reading(name, 1_700_000_000_000_000_000 + (25 * k + i) * 20_000_000 + (gyro_ms * 1_000_000 if name == "gyroscope" else 0),
+                            [0.1, 0.2, 9.8], nested)
                    for i in range(25) for name in PARTS]
         if order == "blocks":
             payload.sort(key=lambda item: PARTS.index(item["name"]))
         samples = aligner.take(payload)
-        assert type(samples) is Rows and len(samples) == 25
-    payload[-1]["time"] += 5_000_000  # the last rotation reading 5 ms late
+        assert type(samples) is Rows
+        emitted += len(samples)
+    assert emitted == 75 - (gyro_ms < 0)  # rotation behind: the last acceleration waits for it
+    payload[-1]["time"] -= 500_000_000  # the last rotation reading before those held
     assert type(aligner.take([{**item, "time": item["time"] + 500_000_000} for item in payload])) is Arrays
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.005, 0.01, 0.02, 1e-9, 0.0133]), min_size=1, max_size=30),
+       st.lists(st.floats(-1e3, 1e3), min_size=90, max_size=90), st.lists(st.floats(-0.05, 0.7), max_size=40),
+       st.lists(st.floats(0, 1, exclude_max=True), min_size=29, max_size=29), st.floats(1e9, 2e9))
+def test_interpolation_is_numpys(steps, values, offsets, fractions, start):
+    """The aligner's interpolation, written out so that Python floats can repeat it, gives np.interp's values
+    (ends held, repeated instants, instants at readings), and so does its Python twin: at any instants, one
+    between each two readings, every other gap skipped, two in a gap."""
+    from harstream.core.sensorlogger import _interpolated, interpolate
+
+    st_ = start + np.cumsum(steps)
+    sv = np.array(values[:3 * len(steps)], dtype=np.float64).reshape(-1, 3)
+    t = np.sort(np.concatenate([start + np.array(offsets), st_[::3]]))
+    ours = interpolate(st_, sv, t)
+    for c in range(3):
+        np.testing.assert_array_equal(ours[:, c], np.interp(t, st_, sv[:, c]))
+    between = st_[:-1] + np.array(fractions[:len(st_) - 1]) * np.diff(st_)
+    for instants in (t, between, between[::2], np.concatenate([between, between[1:2] + 1e-4])):
+        distinct = np.unique(instants)
+        twin = np.array(_interpolated(st_.tolist(), sv.T.tolist(), distinct.tolist()), dtype=np.float64).T.reshape(-1, 3)
+        np.testing.assert_array_equal(twin, interpolate(st_, sv, distinct))

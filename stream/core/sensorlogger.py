@@ -21,8 +21,10 @@ acceleration and gravity have the opposite sign: ``frame="ios"`` flips them.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
-from operator import add, itemgetter, methodcaller, sub
+from itertools import repeat
+from operator import add, itemgetter, lt, methodcaller, mul, sub, truediv
 
 import numpy as np
 
@@ -168,17 +170,16 @@ _FLAT = itemgetter("name", "time", "x", "y", "z")
 _NESTED = itemgetter("name", "time", "values")
 _XYZ = itemgetter("x", "y", "z")
 _HAS_VALUES = methodcaller("__contains__", "values")
+_FIVE = {5}  # keys of an item with nothing but a name, a time and x, y, z
 _INT = {int}
 PARTS = ("accelerometer", "gravity", "gyroscope")  # acceleration without gravity, gravity, rotation
 TOTAL = ("totalacceleration", "gyroscope")
 
 
 class Laid:
-    """A plain message's readings in a regular layout, as Python values: per sensor, its times (epoch
-    nanoseconds, integers) and its (x, y, z) columns.  ``read`` gives one, or None for anything else;
-    ``in_step`` the instants when every sensor was read at the same ones (so phones send them: iOS reads
-    acceleration, gravity and rotation in one update; Android's gravity and linear acceleration come from
-    one fusion step); ``readings`` them as ``split`` gives them, without a second pass over the items."""
+    """A plain message's readings, as Python values: per sensor, its times (epoch nanoseconds, integers) and its
+    (x, y, z) columns.  ``read`` gives one, or None for anything else; ``readings`` them as ``split`` gives
+    them, without a second pass over the items."""
 
     __slots__ = ("times", "values")
 
@@ -187,13 +188,18 @@ class Laid:
 
     @classmethod
     def read(cls, payload: list) -> "Laid | None":
-        """Every item ``{"name", "time", "x", "y", "z"}`` (or the values under ``"values"``) of a sensor we use,
-        the sensors in a repeating order (interleaved, or one block each) with as many readings each, integer
-        times, numbers where numbers belong."""
+        """Every item of a sensor we use ``{"name", "time", "x", "y", "z"}`` (or the values under ``"values"``),
+        integer times, numbers where numbers belong; items of other sensors are passed over, as ``split`` does."""
+        return cls._regular(payload) or cls._grouped(payload)
+
+    @classmethod
+    def _regular(cls, payload: list) -> "Laid | None":
+        """The commonest layout, read column by column in C: only sensors we use, in a repeating order
+        (interleaved, or one block each) with as many readings each."""
         try:
             try:
                 names, times, xs, ys, zs = zip(*map(_FLAT, payload))
-                if any(map(_HAS_VALUES, payload)):  # split reads "values" where an item has both
+                if {*map(len, payload)} != _FIVE and any(map(_HAS_VALUES, payload)):  # split reads "values" where an item has both
                     return None
             except KeyError:
                 names, times, values = zip(*map(_NESTED, payload))
@@ -215,10 +221,27 @@ class Laid:
         return cls({names[where.start]: times[where] for where in places},
                    {names[where.start]: (xs[where], ys[where], zs[where]) for where in places})
 
-    def in_step(self) -> tuple | None:
-        """The instants, if every sensor was read at the same ones."""
-        first, *others = self.times.values()
-        return first if all(other == first for other in others) else None
+    @classmethod
+    def _grouped(cls, payload: list) -> "Laid | None":
+        """Any other plain message (sensors read at their own rates, other sensors among them), item by item."""
+        groups: dict[str, tuple[list, list, list, list]] = {}
+        try:
+            for item in payload:
+                name = item.get("name")
+                if name not in SENSORS:
+                    continue
+                values = item.get("values", item)
+                group = groups.get(name) or groups.setdefault(name, ([], [], [], []))
+                group[0].append(item["time"])
+                group[1].append(values["x"]), group[2].append(values["y"]), group[3].append(values["z"])
+        except (AttributeError, KeyError, TypeError):  # not an object, a field missing, a name not a string
+            return None
+        for times, *columns in groups.values():
+            if len(times) > MAX_BUFFERED or set(map(type, times)) != _INT or not all(_NUMBER.issuperset(map(type, c)) for c in columns):
+                return None
+        if not groups:
+            return None
+        return cls({name: group[0] for name, group in groups.items()}, {name: tuple(group[1:]) for name, group in groups.items()})
 
     def readings(self) -> Readings | None:
         """As ``split`` reads the message (None where it would go item by item: a time beyond 64 bits)."""
@@ -244,11 +267,11 @@ class Aligner:
 
     def take(self, payload: list) -> Samples:
         """A message's readings (its ``payload`` list): the samples they complete, as ``push`` gives them.
-        Readings in step whose every check passes at a glance are taken in Python floats, with no numpy;
-        ``push`` takes any other, and tests hold the two to the same samples and state."""
+        Plain readings in order, whose every check passes at a glance, are aligned in Python floats with no
+        numpy (``_quick``); ``push`` takes any other, and tests hold the two to the same samples and state."""
         laid = Laid.read(payload)
         if laid is not None:
-            rows = self._in_step(laid)
+            rows = self._quick(laid)
             if rows is not None:
                 return rows
             readings = laid.readings()
@@ -256,45 +279,74 @@ class Aligner:
                 return Arrays(*self.push(readings))
         return Arrays(*self.push(split(payload)))
 
-    def _in_step(self, readings: Laid) -> Rows | None:
-        """``push``'s samples, for readings in step, as one flat list (t and 6 raw values a sample): the readings
-        themselves, since interpolating at their own instants gives them to the last bit.  None unless every
-        sensor ``push`` would use is in the message and none of them holds a reading at or after its first
-        instant, the instants increase, and every check ``push`` makes passes at a glance."""
+    def _quick(self, laid: Laid) -> Rows | None:
+        """``push``'s samples and state for a plain message, as one flat list (t and 6 raw values a sample): the
+        acceleration readings every other sensor has caught up with, the others interpolated at their instants
+        with ``interpolate``'s arithmetic, in Python floats.  None unless the message holds exactly the sensors
+        ``push`` would use, each one's readings come in order after those it holds (none to sort, too many to
+        keep, or already emitted), and every check ``push`` makes passes at a glance."""
         buffers = self.buffers
-        names = TOTAL if len(buffers["totalacceleration"][0]) or "totalacceleration" in readings.values else PARTS
-        if len(readings.values) != len(names) or not set(names).issubset(readings.values) or len(buffers[names[0]][0]):
+        names = TOTAL if len(buffers["totalacceleration"][0]) or "totalacceleration" in laid.values else PARTS
+        if len(laid.values) != len(names) or not set(names).issubset(laid.values):
             return None
-        instants = readings.in_step()
-        if instants is None:
-            return None
-        # epoch ns to seconds as ns_to_seconds does
-        t = [(ns // 1_000_000_000) + (ns % 1_000_000_000) / 1e9 for ns in instants]
-        first, last = t[0], t[-1]
-        steps = list(map(sub, t[1:], t[:-1])) or [1.0]  # (one reading: no step, so none too short)
-        if not (first > self.emitted_to and abs(first) <= MAX_ABS_TIME and abs(last) <= MAX_ABS_TIME
-                and last - first <= len(t) / MIN_RATE_HZ + MAX_GAP_S and min(steps) > 0.0):
-            return None  # out of order, or maybe too sparse: push decides
-        if not all(len(buffers[name][0]) == 0 or buffers[name][0][-1] < first for name in names[1:]):
-            return None
-        for name, columns in readings.values.items():  # _plainly_within's test, in the same operations
-            scale, limit = self._scale_and_limit(name)
-            if not all(max(max(c), -min(c)) * scale <= limit for c in columns):
+        times, ref_steps, ns = {}, None, None  # each sensor's times in seconds, computed and checked once for sensors read together
+        for name in names:
+            if laid.times[name] != ns:
+                ns = laid.times[name]
+                t = [(i // 1_000_000_000) + (i % 1_000_000_000) / 1e9 for i in ns]  # as ns_to_seconds
+                steps = list(map(sub, t[1:], t[:-1]))
+                first, last = t[0], t[-1]
+                if not (min(steps, default=1.0) > 0.0 and abs(first) <= MAX_ABS_TIME and abs(last) <= MAX_ABS_TIME
+                        and last - first <= len(t) / MIN_RATE_HZ + MAX_GAP_S):
+                    return None  # out of order, or maybe too sparse: push decides
+                if ref_steps is None:
+                    ref_steps = steps  # (the reference comes first)
+            times[name] = t
+            held = buffers[name][0]
+            if len(held) + len(t) > MAX_BUFFERED or not (held[-1] < t[0] if len(held) else t[0] > self.emitted_to):
+                return None  # too many to keep, or before those held or emitted
+            scale, limit = self._scale_and_limit(name)  # _plainly_within's test, in the same operations
+            x, y, z = laid.values[name]
+            if not max(max(x), max(y), max(z), -min(x), -min(y), -min(z)) * scale <= limit:
                 return None  # inf too
-        ax, ay, az = readings.values[names[0]]
-        if len(names) == 3:
-            gx, gy, gz = readings.values["gravity"]
+        reference, *others = names
+        ready_to = min(times[name][-1] for name in others)
+        if not len(buffers[reference][0]) and times[reference][-1] <= ready_to:  # the commonest case: all of it at once
+            t, (ax, ay, az), steps = times[reference], laid.values[reference], ref_steps
+        else:
+            if len(buffers[reference][0]) and buffers[reference][0][0] <= self.emitted_to:
+                return None  # held from before another sensor became the reference: push drops it
+            ref_t, ref_v = _joined(buffers[reference], times[reference], laid.values[reference])
+            steps = list(map(sub, ref_t[1:], ref_t[:-1]))
+            if not min(steps, default=1.0) > 0.0:
+                return None  # a repeated instant held: _interpolated takes the instants to be distinct
+            ready = bisect_right(ref_t, ready_to)
+            t, steps = ref_t[:ready], steps[:ready - 1] if ready else []
+            ax, ay, az = (v[:ready] for v in ref_v)
+            buffers[reference] = (np.array(ref_t[ready:], dtype=np.float64), np.array([v[ready:] for v in ref_v], dtype=np.float64).T)
+        emitted_to = t[-1] if t else self.emitted_to
+        caught_up = {}
+        for name in others:
+            if times[name] == t and t:  # read with the reference: its own readings, the last kept to interpolate from
+                caught_up[name] = x, y, z = laid.values[name]
+                buffers[name] = (np.array([t[-1]]), np.array([[x[-1], y[-1], z[-1]]], dtype=np.float64))
+                continue
+            st, sv = _joined(buffers[name], times[name], laid.values[name])
+            caught_up[name] = _interpolated(st, sv, t)
+            keep = max(bisect_right(st, emitted_to) - 1, 0)  # the last reading at or before what is emitted, to interpolate from
+            buffers[name] = (np.array(st[keep:], dtype=np.float64), np.array([v[keep:] for v in sv], dtype=np.float64).T)
+        self.emitted_to = emitted_to
+        if reference == "accelerometer":
+            gx, gy, gz = caught_up["gravity"]
             ax, ay, az = map(add, ax, gx), map(add, ay, gy), map(add, az, gz)
-        wx, wy, wz = readings.values["gyroscope"]
-        for name in names[1:]:  # the last reading stays, to interpolate from
-            x, y, z = readings.values[name]
-            buffers[name] = (np.array([last]), np.array([[x[-1], y[-1], z[-1]]], dtype=np.float64))
-        self.emitted_to = last
-        sign = -1.0 if self.frame == "ios" else 1.0
-        a, g = ACC_UNITS[self.units.acc], GYRO_UNITS[self.units.gyro]
-        return Rows([v for row in zip(t, ax, ay, az, wx, wy, wz)
-                     for v in (row[0], sign * row[1] * a, sign * row[2] * a, sign * row[3] * a, row[4] * g, row[5] * g, row[6] * g)],
-                    (min(steps), max(steps)) if len(t) > 1 else None)
+        # push's sign * value * scale, value for value: negating is exact and rounding symmetric, so (-v) * a == v * -a
+        a = ACC_UNITS[self.units.acc] * (-1.0 if self.frame == "ios" else 1.0)
+        g = GYRO_UNITS[self.units.gyro]
+        flat = [0.0] * (7 * len(t))  # the buffer's layout by seven slice copies
+        flat[0::7] = t
+        flat[1::7], flat[2::7], flat[3::7] = (list(map(mul, c, repeat(a, len(t)))) for c in (ax, ay, az))
+        flat[4::7], flat[5::7], flat[6::7] = (list(map(mul, c, repeat(g, len(t)))) for c in caught_up["gyroscope"])
+        return Rows(flat, (min(steps), max(steps)) if steps else None)
 
     def push(self, readings: Readings) -> tuple[np.ndarray, np.ndarray]:
         self._check(readings)
@@ -362,8 +414,7 @@ class Aligner:
         return bool(np.abs(t).max() <= MAX_ABS_TIME and np.abs(values).max() * scale <= limit)  # NaN: False
 
     def _at(self, name: str, t: np.ndarray) -> np.ndarray:
-        st, sv = self.buffers[name]
-        return np.stack([np.interp(t, st, sv[:, c]) for c in range(3)], axis=1)
+        return interpolate(*self.buffers[name], t)
 
     def _trim(self, reference: str, others: list[str]) -> None:
         rt, rv = self.buffers[reference]
@@ -373,3 +424,63 @@ class Aligner:
             st, sv = self.buffers[name]
             first = max(int(np.searchsorted(st, self.emitted_to, side="right")) - 1, 0)
             self.buffers[name] = (st[first:], sv[first:])
+
+
+def interpolate(st: np.ndarray, sv: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Readings ``sv`` (n, 3) at increasing times ``st`` at the instants ``t``, linearly: ``np.interp``'s values
+    (the end readings held beyond the ends, a reading's own value at its instant), in its arithmetic written out
+    (the slope times the time since the reading before, plus that reading), so that ``_interpolated`` repeats it
+    to the last bit on any machine (a compiler may fuse np.interp's multiply and add).
+
+    >>> interpolate(np.array([0.0, 1.0]), np.array([[0.0, 2.0, 4.0], [1.0, 2.0, 0.0]]), np.array([-1.0, 0.25, 1.0, 2.0])).tolist()
+    [[0.0, 2.0, 4.0], [0.25, 2.0, 3.0], [1.0, 2.0, 0.0], [1.0, 2.0, 0.0]]
+    """
+    n = len(st)
+    j = np.searchsorted(st, t, side="right") - 1  # the last reading at or before each instant
+    before = np.clip(j, 0, max(n - 2, 0))
+    after = np.minimum(before + 1, n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # repeated instants: their slopes are never used
+        slope = (sv[after] - sv[before]) / (st[after] - st[before])[:, None]
+        out = slope * (t - st[before])[:, None] + sv[before]
+    at = np.clip(j, 0, n - 1)
+    held = (j < 0) | (j >= n - 1) | (st[at] == t)
+    out[held] = sv[at[held]]
+    return out
+
+
+def _interpolated(st: list, sv: list, t: list) -> list:
+    """``interpolate`` in Python floats, for increasing ``st`` and strictly increasing ``t``: three lists."""
+    k = len(t)
+    if not k:
+        return [[], [], []]
+    if st[-k:] == t:  # at the last readings' own instants (readings in step): the readings themselves
+        return [v[-k:] for v in sv]
+    j = bisect_right(st, t[0]) - 1
+    before, after = st[j:j + k], st[j + 1:j + k + 1]
+    if j >= 0 and len(after) == k and all(map(lt, before, t)) and all(map(lt, t, after)):  # one instant between each two readings
+        steps, since = list(map(sub, after, before)), list(map(sub, t, before))
+        # (b - a) / step * since + a, reading after reading, in C
+        return [list(map(add, map(mul, map(truediv, map(sub, v[j + 1:j + k + 1], v[j:j + k]), steps), since), v[j:j + k])) for v in sv]
+    xs, ys, zs = sv
+    ox, oy, oz = [], [], []
+    j, last = 0, len(st) - 1
+    for x in t:
+        while j < last and st[j + 1] <= x:
+            j += 1
+        if j == last or x <= st[j]:  # at or after the last reading, at a reading, or before the first
+            ox.append(xs[j]), oy.append(ys[j]), oz.append(zs[j])
+        else:
+            x0, k = st[j], j + 1
+            step, since = st[k] - x0, x - x0
+            ox.append((xs[k] - xs[j]) / step * since + xs[j])
+            oy.append((ys[k] - ys[j]) / step * since + ys[j])
+            oz.append((zs[k] - zs[j]) / step * since + zs[j])
+    return [ox, oy, oz]
+
+
+def _joined(held: tuple, t: list, columns) -> tuple[list, list]:
+    """A sensor's readings held (arrays) and a message's (Python values), as lists: times, and x, y, z columns."""
+    held_t, held_v = held
+    if not len(held_t):
+        return t, list(columns)
+    return held_t.tolist() + t, [h + list(c) for h, c in zip(held_v.T.tolist(), columns)]
