@@ -44,14 +44,23 @@ def test_every_hostile_case_earns_its_reason_and_leaves_no_trace(engine_for):
     assert not any(name.startswith(("$", "a/", "x" * 129)) for name in engine.recognizer.devices)
 
 
-def test_a_rejected_sensor_logger_message_leaves_the_aligner_as_it_was(engine_for, recording):
+@pytest.mark.parametrize("gyro_ms", [0, 10, -10])
+def test_a_rejected_sensor_logger_message_leaves_the_aligner_as_it_was(engine_for, recording, gyro_ms):
+    """In step or with the gyroscope apart (ahead, or behind so that a reading waits): the quick path and the
+    general one alike leave no trace of a message with one bad reading."""
     engine = engine_for()
-    good = encode("sensor-logger", "pixel", 1.7e9 + recording.t[:50], recording.raw[:50])
-    engine.handle("sensor-logger", good)
+
+    def message(lo, hi):
+        msg = json.loads(encode("sensor-logger", "pixel", 1.7e9 + recording.t[lo:hi], recording.raw[lo:hi]))
+        for item in msg["payload"]:
+            item["time"] += gyro_ms * 1_000_000 if item["name"] == "gyroscope" else 0
+        return msg
+
+    engine.handle("sensor-logger", json.dumps(message(0, 50)).encode())
     before = {k: (t.copy(), v.copy()) for k, (t, v) in engine.intake.aligners["pixel"].buffers.items()}
-    message = json.loads(good)
-    message["payload"][3]["x"] = 1e30  # one bad reading among good ones
-    assert outcome(engine, "sensor-logger", json.dumps(message).encode()) == "out_of_range"
+    bad = message(50, 100)
+    bad["payload"][-1]["x"] = 1e30  # one bad reading among good ones
+    assert outcome(engine, "sensor-logger", json.dumps(bad).encode()) == "out_of_range"
     for name, (t, v) in engine.intake.aligners["pixel"].buffers.items():
         np.testing.assert_array_equal(t, before[name][0])
         np.testing.assert_array_equal(v, before[name][1])

@@ -198,7 +198,9 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
-                 waist_tilt: float = WAIST_TILT_DEG) -> dict:
+                 waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False) -> dict:
+    """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
+    model that averages their outputs (every output a softmax, so the average is one too)."""
     import time
     from pathlib import Path
 
@@ -223,7 +225,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     class Arch:  # what export needs of an architecture
         recurrent, channels = False, CHANNELS
 
-    runs, best = [], None
+    runs, best, members = [], None, []
     for k in range(repeats):
         t0 = time.time()
         keras.utils.set_random_seed(seed + k)
@@ -251,8 +253,17 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         log(f"[{name}] repeat {k + 1}: " + ", ".join(f"{a} {b * 100:.2f}%" if isinstance(b, float) and b <= 1 else f"{a} {b}" for a, b in run.items()))
         if best is None or val_acc > best[0]:
             best = (val_acc, k, model)
+        members.append(model)
 
     _, best_k, model = best
+    if ensemble:
+        inp = keras.Input((128, len(CHANNELS)))
+        wrapped = [keras.Model(m.inputs, m.outputs[0], name=f"member_{i}") for i, m in enumerate(members)]
+        model = keras.Model(inp, keras.layers.Average(name="mean")([m(inp) for m in wrapped]), name=name)
+        v = info.activity(model.predict(val.X, verbose=0), val_place)
+        best = (float((v.argmax(1) == val.y)[inset_val].mean()), -1, model)
+        each = ", ".join(f"{r['validation_accuracy'] * 100:.2f}%" for r in runs)
+        log(f"[{name}] the mean of {len(members)} repeats: validation_accuracy {best[0] * 100:.2f}% (each repeat: {each})")
     info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
     tflite = to_tflite(model, Arch, 128, classes, quantize="int8-weights")
     path = write_model(tflite, info, out)
@@ -272,15 +283,16 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     info.accuracy = {"validation": round(best[0], 4), **{k2: round(v2, 4) for k2, v2 in parts.items()},
                      "mean_of_repeats": {k2: round(v2["mean"], 4) for k2, v2 in summary.items()},
                      "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without}
-    info.extra = {"repeat": best_k + 1, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite)}
+    info.extra = {"repeat": "mean of all" if ensemble else best_k + 1, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite)}
     write_metadata(info, path)
     result = scores(scored.y, probs.argmax(1), LABELS)
     report = {"name": name, "arch": "anyone", "epochs": epochs, "repeats": runs, "summary": summary, "selected_repeat": best_k + 1,
-              "selection": "highest in-set accuracy on validation subjects (HAPT 7 15 26, MotionSense 107 113), placement given",
+              "selection": "the mean of every repeat's outputs" if ensemble else
+              "highest in-set accuracy on validation subjects (HAPT 7 15 26, MotionSense 107 113), placement given",
               "unknown_threshold": info.unknown_threshold, "exported": {"path": str(path), "bytes": len(tflite), **result, "parity": check},
               "without": without}
     write_report(report, out / f"{name}.report.json")
-    log(f"[{name}] exported repeat {best_k + 1} to {path} ({len(tflite)} bytes); threshold {info.unknown_threshold}; " +
+    log(f"[{name}] exported {'the mean of every repeat' if ensemble else f'repeat {best_k + 1}'} to {path} ({len(tflite)} bytes); threshold {info.unknown_threshold}; " +
         ", ".join(f"{a} {b * 100:.2f}%" for a, b in parts.items()))
     return report
 
@@ -309,7 +321,8 @@ if __name__ == "__main__":
                         help="also scale each window's body motion by a factor in [LO, HI] (an experiment; off by default)")
     parser.add_argument("--spin", action="store_true", help="also turn every window about the screen's normal (an experiment)")
     parser.add_argument("--waist-tilt", type=float, default=WAIST_TILT_DEG, help="how far a waist window is tilted at most, degrees")
+    parser.add_argument("--ensemble", action="store_true", help="export the mean of every repeat's outputs, not the best repeat")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
-                 waist_tilt=args.waist_tilt)
+                 waist_tilt=args.waist_tilt, ensemble=args.ensemble)
