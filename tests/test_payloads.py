@@ -103,7 +103,7 @@ def test_sensor_logger_waits_for_the_slower_sensor_and_interpolates():
      "x": st.floats() | st.integers(-10**5, 10**5), "y": st.floats(allow_nan=False), "z": st.floats() | st.booleans()}), max_size=8))
 def test_sensor_logger_quick_reading_equals_item_by_item(items):
     """The one-pass reader of plain messages gives exactly what reading item by item gives."""
-    from harstream.core.sensorlogger import _plain_readings, split_items
+    from harstream.core.sensorreadings import _plain_readings, split_items
 
     quick = _plain_readings(items)
     if quick is None:
