@@ -84,6 +84,61 @@ def test_fuzz_sensor_logger_only_ever_rejects(message):
     assert raw.shape == (len(t), 6) and np.isfinite(raw).all()
 
 
+_garbage = st.floats() | st.integers(-2**70, 2**70) | st.booleans() | st.none() | st.text(max_size=2) | st.lists(st.integers(), max_size=2) \
+    | st.dictionaries(st.sampled_from(["x", "y", "z"]), st.floats(-5, 5) | st.text(max_size=1), max_size=3)
+
+
+@st.composite
+def _logger_messages(draw):
+    """Plain messages (the sensors apart or in step, readings dropped) with a few parts turned to garbage: an item's
+    field (name, time, a value, "values") replaced or removed, a foreign or non-object item put in."""
+    out, clock = [], 1_700_000_000_000_000_000
+    for _ in range(draw(st.integers(1, 4))):
+        sensors = draw(st.sampled_from([PARTS, ("totalacceleration", "gyroscope"), PARTS + ("location",)]))
+        shift = {name: draw(st.sampled_from([0, 0, 7_000_000, -4_000_000])) for name in sensors}
+        n = draw(st.integers(1, 5))
+        payload = [{"name": name, "time": clock + i * 20_000_000 + shift[name], "x": 0.1 * i, "y": -0.2, "z": 9.8}
+                   for i in range(n) for name in sensors]
+        clock += n * 20_000_000
+        if payload and draw(st.booleans()):
+            del payload[draw(st.integers(0, len(payload) - 1))]
+        for _ in range(draw(st.integers(0, 2))):
+            if payload and draw(st.booleans()):
+                item = payload[draw(st.integers(0, len(payload) - 1))]
+                key = draw(st.sampled_from(["name", "time", "x", "y", "z", "values"]))
+                if not isinstance(item, dict):  # garbage put in before
+                    continue
+                if draw(st.booleans()):
+                    item[key] = draw(_garbage)
+                else:
+                    item.pop(key, None)
+            else:
+                payload.insert(draw(st.integers(0, len(payload))), draw(json_values))
+        out.append(payload)
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(_logger_messages())
+def test_fuzz_sensor_logger_take_rejects_cleanly_or_gives_finite_samples(payloads):
+    """Garbage through the daemon's way in (``Aligner.take``: the regular layout, items grouped one by one, the
+    quick alignment or the general one), message after message: a message is taken whole, giving finite samples
+    in time order, or rejected with its reason and no trace in what the aligner holds."""
+    aligner = Aligner()
+    for payload in payloads:
+        before = {name: (t.copy(), v.copy()) for name, (t, v) in aligner.buffers.items()}, aligner.emitted_to
+        try:
+            t, raw = aligner.take(payload).arrays()
+        except Reject:
+            assert aligner.emitted_to == before[1]
+            for name, (t_held, v_held) in aligner.buffers.items():
+                np.testing.assert_array_equal(t_held, before[0][name][0])
+                np.testing.assert_array_equal(v_held, before[0][name][1])
+            continue
+        assert raw.shape == (len(t), 6) and np.isfinite(raw).all() and np.isfinite(t).all()
+        assert (np.diff(t) >= 0).all() and (len(t) == 0 or t[0] > before[1])
+
+
 def test_sensor_logger_waits_for_the_slower_sensor_and_interpolates():
     aligner = Aligner(Units("g", "rad/s"))
     ns = lambda s: int(s * 1e9)
