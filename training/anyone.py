@@ -261,7 +261,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         wrapped = [keras.Model(m.inputs, m.outputs[0], name=f"member_{i}") for i, m in enumerate(members)]
         model = keras.Model(inp, keras.layers.Average(name="mean")([m(inp) for m in wrapped]), name=name)
         v = info.activity(model.predict(val.X, verbose=0), val_place)
-        best = (float((v.argmax(1) == val.y)[inset_val].mean()), -1, model)
+        best = (float((v.argmax(1) == val.y)[inset_val].mean()), best_k, model)
         each = ", ".join(f"{r['validation_accuracy'] * 100:.2f}%" for r in runs)
         log(f"[{name}] the mean of {len(members)} repeats: validation_accuracy {best[0] * 100:.2f}% (each repeat: {each})")
     info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
@@ -286,7 +286,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     info.extra = {"repeat": "mean of all" if ensemble else best_k + 1, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite)}
     write_metadata(info, path)
     result = scores(scored.y, probs.argmax(1), LABELS)
-    report = {"name": name, "arch": "anyone", "epochs": epochs, "repeats": runs, "summary": summary, "selected_repeat": best_k + 1,
+    report = {"name": name, "arch": "anyone", "epochs": epochs, "repeats": runs, "summary": summary, "selected_repeat": None if ensemble else best_k + 1,
               "selection": "the mean of every repeat's outputs" if ensemble else
               "highest in-set accuracy on validation subjects (HAPT 7 15 26, MotionSense 107 113), placement given",
               "unknown_threshold": info.unknown_threshold, "exported": {"path": str(path), "bytes": len(tflite), **result, "parity": check},

@@ -50,6 +50,7 @@ from .sensorreadings import (  # the message's side, re-exported: the aligner an
     Readings,
     message_device,
     ns_to_seconds,
+    seconds_of,
     seconds_to_ns,
     split,
     split_items,
@@ -99,7 +100,7 @@ class Aligner:
         for name in names:
             if laid.times[name] != ns:
                 ns = laid.times[name]
-                t = [(i // 1_000_000_000) + (i % 1_000_000_000) / 1e9 for i in ns]  # as ns_to_seconds
+                t = seconds_of(ns)
                 steps = list(map(sub, t[1:], t[:-1]))
                 first, last = t[0], t[-1]
                 if not (min(steps, default=1.0) > 0.0 and abs(first) <= MAX_ABS_TIME and abs(last) <= MAX_ABS_TIME
@@ -148,11 +149,9 @@ class Aligner:
         # push's sign * value * scale, value for value: negating is exact and rounding symmetric, so (-v) * a == v * -a
         a = ACC_UNITS[self.units.acc] * (-1.0 if self.frame == "ios" else 1.0)
         g = GYRO_UNITS[self.units.gyro]
-        flat = [0.0] * (7 * len(t))  # the buffer's layout by seven slice copies
-        flat[0::7] = t
-        flat[1::7], flat[2::7], flat[3::7] = (list(map(mul, c, repeat(a, len(t)))) for c in (ax, ay, az))
-        flat[4::7], flat[5::7], flat[6::7] = (list(map(mul, c, repeat(g, len(t)))) for c in caught_up["gyroscope"])
-        return Rows(flat, (min(steps), max(steps)) if steps else None)
+        columns = [list(map(mul, c, repeat(a, len(t)))) for c in (ax, ay, az)]
+        columns += [list(map(mul, c, repeat(g, len(t)))) for c in caught_up["gyroscope"]]
+        return Rows.of_columns(t, columns, (min(steps), max(steps)) if steps else None)
 
     def push(self, readings: Readings) -> tuple[np.ndarray, np.ndarray]:
         self._check(readings)

@@ -23,6 +23,11 @@ def ns_to_seconds(ns) -> float:
     return ns / 1e9
 
 
+def seconds_of(ns: list) -> list:
+    """``ns_to_seconds`` of every one of a list of integer epoch nanoseconds, as Python floats."""
+    return [(i // 1_000_000_000) + (i % 1_000_000_000) / 1e9 for i in ns]
+
+
 def seconds_to_ns(t: float) -> int:
     """The inverse of ``ns_to_seconds`` for float seconds: whole seconds and fraction apart."""
     whole = int(t // 1)
