@@ -1,7 +1,9 @@
 """The time filter's settings, chosen on validation subjects only (HAPT 7 15 26, MotionSense 107 113), never on
-the scored ones: how sticky an activity is from one window to the next, and how often a day holds "none of these".
+the scored ones: how sticky an activity is from one window to the next, and how often a day holds "none of these";
+with ``--turn``, how far gravity must turn in a window for a still posture to change and how likely the posture
+before is to hold after such a turn (the placement inferred, and given).
 
-    python -m benchmarks.choose_filter [--model anyone]
+    python -m benchmarks.choose_filter [--model anyone] [--turn]
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ MOTIONSENSE_VALIDATION = (107, 113)  # training/anyone.py's: carved from MotionS
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="anyone")
+    parser.add_argument("--turn", action="store_true", help="choose the turn a posture change needs, and what holds after it")
     args = parser.parse_args(argv)
     model = Model(resolve_model(args.model))
     labels = [a for a in model.info.labels if a != UNKNOWN]
@@ -30,6 +33,8 @@ def main(argv=None) -> list[dict]:
     trials = read_motionsense(SHARED / "motionsense-pocket.zip", subjects=set(MOTIONSENSE_VALIDATION))
     pocket = [Recording.from_dataset(r) for r in trials]
     made = [r for family in ("shake", "table", "vehicle") for r in made_up(family, count=6, seed=777)]
+    if args.turn:
+        return _turns(model, labels, waist, pocket, made)
     rows = []
     default = dict(timefilter.DAY)
     for unknown_share in (0.03, 0.1, 0.2):
@@ -45,6 +50,24 @@ def main(argv=None) -> list[dict]:
             rows.append(row)
             print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
     timefilter.DAY.update(default)
+    return rows
+
+
+def _turns(model, labels, waist, pocket, made) -> list[dict]:
+    rows, default = [], timefilter.KEEP_AFTER_TURN
+    for stay in (0.8, 0.9):
+        for turn_deg in (None, 3.0, 5.0, 7.0, 10.0):
+            for keep in ((default,) if turn_deg is None else (0.0, 0.1, 0.2, 0.4)):
+                timefilter.KEEP_AFTER_TURN = keep
+                row = {"stay": stay, "turn_deg": turn_deg, "keep_after_turn": None if turn_deg is None else keep}
+                for where, recordings in (("waist", waist), ("pocket", pocket)):
+                    for placement in ("auto", where):
+                        s = score(stream(model, recordings, placement, stay, turn_deg=turn_deg), labels)
+                        row[f"{where}{'' if placement == 'auto' else ', given'}"] = s["accuracy"]
+                row["made_up_in_set"] = share(stream(model, made, stay=stay, turn_deg=turn_deg), labels)["as_one_of_the_six"]
+                rows.append(row)
+                print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+    timefilter.KEEP_AFTER_TURN = default
     return rows
 
 

@@ -119,9 +119,10 @@ def shifts(rng_seed: int = 0) -> dict:
 
 # ---- streaming and scoring --------------------------------------------------------------------------
 
-def stream(model: Model, recordings: list[Recording], placement: str = "auto", stay: float | None = None) -> list[list[tuple[str, str]]]:
-    """Per recording, (label, truth) per window, streamed through a fresh device."""
-    kwargs = {} if stay is None else {"stay": stay}
+def stream(model: Model, recordings: list[Recording], placement: str = "auto", stay: float | None = None,
+           **settings) -> list[list[tuple[str, str]]]:
+    """Per recording, (label, truth) per window, streamed through a fresh device (``settings``: the Recognizer's)."""
+    kwargs = settings if stay is None else {**settings, "stay": stay}
     recognizer = Recognizer(model, placement_for=lambda device: placement, **kwargs)
     out = []
     for k, rec in enumerate(recordings):

@@ -125,3 +125,72 @@ def test_unknown_below_the_models_threshold(model, recording):
     labels = Recognizer(Doubtful()).feed("d", recording.t[:1000], recording.raw[:1000])
     assert {label.activity for label in labels} == {"UNKNOWN"}
     assert "UNKNOWN" in Recognizer(Doubtful()).labels and "UNKNOWN" not in Recognizer(model).labels
+
+
+POSTURE_LABELS = ["WALKING", "SITTING", "STANDING", "LAYING"]
+
+
+def test_a_still_posture_changes_only_when_the_phone_turns():
+    """Sitting, then windows that lean to standing: with the phone still, the filter holds sitting where the plain
+    sticky filter gives way; one window in which gravity turned, and standing wins at once.  A gait is not held."""
+    from harstream.core.timefilter import TURN_DEG, ActivityFilter
+
+    sitting, leaning = [0.05, 0.85, 0.05, 0.05], [0.05, 0.25, 0.65, 0.05]
+    held, plain = ActivityFilter(POSTURE_LABELS), ActivityFilter(POSTURE_LABELS)
+    for _ in range(5):
+        held.update(sitting, turned=0.5)
+        plain.update(sitting)
+    held_labels = [POSTURE_LABELS[int(np.argmax(held.update(leaning, turned=TURN_DEG / 2)))] for _ in range(5)]
+    plain_labels = [POSTURE_LABELS[int(np.argmax(plain.update(leaning)))] for _ in range(5)]
+    assert held_labels == ["SITTING"] * 5 and "STANDING" in plain_labels
+    assert POSTURE_LABELS[int(np.argmax(held.update(leaning, turned=TURN_DEG * 2)))] == "STANDING"
+    walking = [0.7, 0.1, 0.1, 0.1]
+    a, b = ActivityFilter(POSTURE_LABELS), ActivityFilter(POSTURE_LABELS)
+    for _ in range(5):
+        a.update(sitting, turned=0.5)
+        b.update(sitting)
+    steps = [(int(np.argmax(a.update(walking, turned=0.5))), int(np.argmax(b.update(walking)))) for _ in range(4)]
+    assert [x for x, _ in steps] == [y for _, y in steps] and POSTURE_LABELS[steps[-1][0]] == "WALKING"
+
+
+def test_the_recognizer_measures_each_windows_turn():
+    """Through the Recognizer: a model that leans to standing after five windows of sitting.  A still phone keeps
+    sitting; the same phone turned by 40 degrees within a window changes at that window; with ``turn_deg=None``
+    (postures as sticky as any activity) the lean wins without a turn."""
+
+    class Leaning:
+        info = type("Info", (), {"labels": POSTURE_LABELS, "channels": ["gravity_z"], "placements": [], "sample_rate_hz": 50.0,
+                                 "window": 128, "step": 64, "prior": None})()
+        name = "leaning"
+
+        def predict(self, X):
+            return np.array([[0.05, 0.85, 0.05, 0.05]] * min(len(X), 5) + [[0.05, 0.25, 0.65, 0.05]] * max(len(X) - 5, 0))
+
+    n = 128 + 64 * 11  # twelve windows
+    t, raw = still(n)
+    kept = [label.activity for label in Recognizer(Leaning()).feed("d", t, raw)]
+    assert kept == ["SITTING"] * 12
+    assert "STANDING" in [label.activity for label in Recognizer(Leaning(), turn_deg=None).feed("d", t, raw)]
+    turned = raw.copy()
+    angle = np.deg2rad(40.0) * np.clip((np.arange(n) - 64 * 8 - 64) / 25.0, 0.0, 1.0)  # tilts over half a second in window 8
+    turned[:, 1], turned[:, 2] = np.sin(angle), np.cos(angle)
+    labels = [label.activity for label in Recognizer(Leaning()).feed("d", t, turned)]
+    assert labels == ["SITTING"] * 8 + ["STANDING"] * 4, labels
+
+
+def test_a_turn_in_progress_moves_with_the_device():
+    """A replica that takes a device over mid-turn knows which posture was held before the turn began."""
+    from harstream.core.timefilter import ActivityFilter
+
+    first, second = ActivityFilter(POSTURE_LABELS), ActivityFilter(POSTURE_LABELS)
+    for _ in range(4):
+        first.update([0.05, 0.85, 0.05, 0.05], t=None, turned=0.5)
+    first.update([0.1, 0.3, 0.3, 0.3], turned=30.0)
+    state = json.loads(json.dumps(first.state()))
+    assert state["held"] == "SITTING"
+    second.restore(state)
+    np.testing.assert_allclose(second.update([0.1, 0.4, 0.3, 0.2], turned=30.0), first.update([0.1, 0.4, 0.3, 0.2], turned=30.0), rtol=1e-12)
+    with pytest.raises(ValueError):
+        second.restore({**state, "held": "DANCING"})
+    second.restore({"belief": state["belief"], "last_start": None})  # a replica from before the turn was carried
+    assert second.state()["held"] is None

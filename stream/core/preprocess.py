@@ -246,3 +246,22 @@ def turn(X: np.ndarray, M: np.ndarray) -> np.ndarray:
         v = np.matmul(X[:, :, i:i + 3], M.transpose(0, 2, 1))  # each row v becomes M @ v
         out[:, :, i:i + 3] = v * det if name == "body_gyro" else v
     return out
+
+
+def gravity_turn(X: np.ndarray, edge: int = 16) -> np.ndarray:
+    """Degrees that gravity turned in the phone's frame across the newer half of each window of :data:`CHANNELS`
+    (n, window, 12): the angle between its mean direction over the ``edge`` samples that end the older half and over
+    the last ``edge``.  With windows overlapping by half, that half is what is new since the window before, so a turn
+    is counted in as many windows as it lasts.  A person changes posture only by turning the body, which turns the
+    phone: a still posture's windows turn by under a degree (median), a sit-to-stand by about thirty.
+
+    >>> X = np.zeros((2, 128, 12)); X[:, :, 11] = 1.0               # gravity along z throughout
+    >>> X[1, 96:, 9:12] = [0.0, np.sin(0.5), np.cos(0.5)]            # the second window tilts by 0.5 rad in its newer half
+    >>> np.round(gravity_turn(X), 1)
+    array([ 0. , 28.6])
+    """
+    g = X[..., 9:12]
+    half = g.shape[1] // 2
+    a, b = g[:, half - edge:half].mean(axis=1), g[:, -edge:].mean(axis=1)
+    cos = np.einsum("ij,ij->i", a, b) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))

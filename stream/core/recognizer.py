@@ -11,9 +11,9 @@
 >>> recognizer = Recognizer(Still(), stay=0)   # each window alone; 200 samples: windows end at samples 128 and 192
 >>> [(label.seq, label.activity, label.confidence) for label in recognizer.feed("phone", np.arange(200) / 50.0, still)]
 [(0, 'LAYING', 0.9), (1, 'LAYING', 0.9)]
->>> recognizer = Recognizer(Still())           # the time filter (on by default): a day's prior, then evidence piling up
+>>> recognizer = Recognizer(Still())           # the time filter (on by default): a day's prior, then evidence piling up (a still phone keeps its posture)
 >>> [(label.activity, round(label.confidence, 3)) for label in recognizer.feed("phone", np.arange(200) / 50.0, still)]
-[('LAYING', 0.783), ('LAYING', 0.961)]
+[('LAYING', 0.783), ('LAYING', 0.97)]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import numpy as np
 from . import preprocess
 from .activities import UNKNOWN
 from .placement import AUTO, PlacementBelief
-from .timefilter import ActivityFilter
+from .timefilter import TURN_DEG, ActivityFilter
 from .windows import MAX_GAP_S, DeviceStream, Window
 
 
@@ -53,7 +53,8 @@ class Recognizer:
 
     ``smoothing`` > 1 averages each device's probabilities over its last k windows.
     ``stay`` is the time filter's chance of keeping an activity from one window to the next
-    (:class:`~.timefilter.ActivityFilter`); 0 labels every window alone.  A model that names a
+    (:class:`~.timefilter.ActivityFilter`); 0 labels every window alone.  ``turn_deg``: a still posture
+    changes only in a window in which the phone's gravity turned at least this far (None: in any window).  A model that names a
     ``unknown_threshold`` has its label turned UNKNOWN when the top label is less likely than that.
     With a placement-aware model each device carries a :class:`PlacementBelief`:
     ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
@@ -68,6 +69,7 @@ class Recognizer:
     devices: dict = field(default_factory=dict)
     placement_for: object = None  # device -> "auto" | "waist" | "pocket"; None: "auto" for every device
     stay: float = 0.9
+    turn_deg: float | None = TURN_DEG  # a still posture changes only in a window where gravity turned this far; None: any window
 
     def __post_init__(self):
         info = self.model.info
@@ -88,7 +90,8 @@ class Recognizer:
         """The device's time filter."""
         f = self._filters.get(device)
         if f is None:
-            f = self._filters[device] = ActivityFilter(self.model.info.labels, getattr(self.model.info, "prior", None), self.stay)
+            f = self._filters[device] = ActivityFilter(self.model.info.labels, getattr(self.model.info, "prior", None), self.stay,
+                                                       turn_deg=TURN_DEG if self.turn_deg is None else self.turn_deg)
         return f
 
     def carried(self, device: str) -> dict:
@@ -135,14 +138,18 @@ class Recognizer:
         else:
             probs, where = self.model.predict(X), [None] * len(windows)
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
+        turns = [None] * len(windows)
+        if self.stay > 0.0 and self.turn_deg is not None:  # how far each phone turned: a still posture changes only with a turn
+            full = self._columns == list(range(len(preprocess.CHANNELS)))
+            turns = preprocess.gravity_turn(X if full else np.stack([w.data for w in windows])).tolist()
         out = []
-        for w, p, place in zip(windows, probs, where):
+        for w, p, place, turned in zip(windows, probs, where, turns):
             if self.smoothing > 1:
                 h = self._history.setdefault(w.device, deque(maxlen=self.smoothing))
                 h.append(p)
                 p = np.mean(h, axis=0)
             if self.stay > 0.0:
-                p = self.timeline(w.device).update(p, w.start)
+                p = self.timeline(w.device).update(p, w.start, turned)
             k = int(np.argmax(p))
             activity = labels[k] if p[k] >= threshold else UNKNOWN
             out.append(Label(w.device, w.seq, w.start, w.end, activity, float(p[k]),
