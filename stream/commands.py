@@ -288,7 +288,8 @@ def cmd_models(args) -> int:
         scores = ", ".join(f"{_SCORED.get(k, k)} {v * 100:.1f}%" for k, v in acc.items() if isinstance(v, float) and 0 < v <= 1 and k != "validation")
         print(f"{'*' if r['default'] else ' '} {r['name']:<28} {r.get('bytes', 0) / 1024:6.1f} KB  "
               f"{', '.join(r.get('placements') or ['waist'])}; {len(r.get('labels', []))} labels"
-              + (f" (+ UNKNOWN below {r['unknown_threshold']:.2f})" if r.get("unknown_threshold") else "") + (f"; {scores}" if scores else ""))
+              + (f" (+ UNKNOWN below {r['unknown_threshold']:.2f}" + (", or unlike all it learnt" if r.get("unknown_when_far") else "") + ")"
+                 if r.get("unknown_threshold") else "") + (f"; {scores}" if scores else ""))
     print("* the default; --model NAME takes any of these names", file=sys.stderr)
     return 0
 

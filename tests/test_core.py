@@ -194,3 +194,20 @@ def test_a_turn_in_progress_moves_with_the_device():
         second.restore({**state, "held": "DANCING"})
     second.restore({"belief": state["belief"], "last_start": None})  # a replica from before the turn was carried
     assert second.state()["held"] is None
+
+
+def test_a_window_that_tells_nothing_carries_the_belief_on():
+    """A window unlike anything the model learnt gives the filter no evidence: the belief moves only as a person
+    may move between windows (sticky; a still posture held), and the device's time runs on (no gap)."""
+    from harstream.core.timefilter import ActivityFilter
+
+    f = ActivityFilter(POSTURE_LABELS)
+    for k in range(4):
+        f.update([0.05, 0.85, 0.05, 0.05], t=1.28 * k, turned=0.5)
+    after = f.update(None, t=1.28 * 4, turned=0.5)
+    assert after[1] > 0.95 and max(after[2], after[3]) < 1e-3  # no drift from sitting to another posture
+    plain = ActivityFilter(POSTURE_LABELS)
+    plain.update([0.05, 0.85, 0.05, 0.05], t=0.0)
+    expected = 0.9 * plain.belief + 0.1 * plain.day
+    np.testing.assert_allclose(plain.update(None, t=1.28), expected / expected.sum())
+    assert plain.state()["last_start"] == 1.28

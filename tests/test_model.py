@@ -3,7 +3,9 @@ import shutil
 
 import numpy as np
 import pytest
-from harstream.core.model import Model, ModelError
+from harstream.core.model import Model, ModelError, decode_array, encode_array
+
+from conftest import MODELS
 
 
 @pytest.fixture
@@ -60,3 +62,33 @@ def test_predict_checks_shape_and_batches(model):
     apart = np.concatenate([model.predict(X[i:i + 1]) for i in range(5)])
     np.testing.assert_allclose(together, apart, atol=1e-6)
     np.testing.assert_allclose(together.sum(axis=1), 1, atol=1e-5)
+
+
+def test_a_models_distance_is_checked_against_its_features(tmp_path):
+    """The default model gives its features as a second output, for its ``distance`` (UNKNOWN for a window unlike
+    anything it learnt); metadata whose distance does not fit the model, or is malformed, is refused."""
+    from harstream.core.catalog import default_model
+
+    anyone = Model(default_model())
+    out, features = anyone.predict_all(np.zeros((3, 128, 12), np.float32), features=True)
+    assert out.shape == (3, anyone.info.outputs) and features.shape == (3, 96)
+    assert anyone.info.distance["threshold"] > 0 and len(anyone.info.distance["scales"]) == len(anyone.info.distance["labels"])
+    source = default_model()
+    target = tmp_path / "d.tflite"
+    shutil.copy(source, target)
+    meta = json.loads(source.with_suffix(".json").read_text())
+    for broken, message in [({**meta["distance"], "scales": [0.0] * 7}, "scales"),
+                            ({**meta["distance"], "whitening": {"shape": [3, 3], "float32": "AAAA"}}, "distance"),
+                            ({**meta["distance"], "labels": ["FLYING"] * 7}, "distance")]:
+        target.with_suffix(".json").write_text(json.dumps({**meta, "distance": broken}))
+        with pytest.raises(ModelError, match=message):
+            Model(target)
+    shutil.copy(MODELS / "lstm.tflite", target)  # one output, no features: a distance in its metadata cannot be
+    lstm = json.loads((MODELS / "lstm.json").read_text())
+    six = {**meta["distance"], "labels": meta["distance"]["labels"][:6], "scales": meta["distance"]["scales"][:6],
+           "means": encode_array(decode_array(meta["distance"]["means"])[:6])}
+    target.with_suffix(".json").write_text(json.dumps({**lstm, "distance": six}))
+    with pytest.raises(ModelError, match="features"):
+        Model(target)
+    with pytest.raises(ValueError, match="no features"):
+        Model(MODELS / "lstm.tflite").predict_all(np.zeros((1, 128, 9), np.float32), features=True)

@@ -108,3 +108,25 @@ def test_a_tiny_anyone_run_exports_running_unknown_and_its_threshold(hapt_dir, t
     assert 0 <= model.info.unknown_threshold < 1 and len(model.info.prior) == len(LABELS) and model.info.prior[-1] > 0
     parity = report["exported"]["parity"]  # the int8-weight file against the float Keras model
     assert parity["windows"] > 0 and parity["argmax_disagreements"] <= 0.02 * parity["windows"] and model.info.placements == ["waist", "pocket"]
+    assert model.info.distance["labels"] and model.predict_all(np.zeros((2, 128, 12), np.float32), features=True)[1].shape == (2, 96)
+    assert report["distance"]["threshold"] == model.info.distance["threshold"] > 0
+
+
+def test_a_distance_tells_a_window_far_from_every_activity():
+    """Two activities' features as two clouds: a point inside either is near, one between them far beyond both
+    clouds' spread is far; each activity is measured in its own spread."""
+    from harstream.core.model import ModelInfo
+    from harstream.training.distance import fit, threshold, to_metadata
+
+    rng = np.random.default_rng(0)
+    features = np.vstack([rng.normal(0, 1, (500, 4)), rng.normal(0, 3, (500, 4)) + [20, 0, 0, 0]])
+    y = np.repeat([0, 1], 500)
+    stats = fit(features, y, ["SITTING", "RUNNING", "UNKNOWN"])
+    assert stats["labels"] == ["SITTING", "RUNNING"] and stats["scales"][1] > stats["scales"][0]
+    info = ModelInfo(name="t", labels=["SITTING", "RUNNING", "UNKNOWN"], channels=["gravity_z"])
+    info.distance = to_metadata(stats, 0.0, 0.01)
+    limit = threshold(info.distances(features), 0.01)
+    info.distance = to_metadata(stats, limit, 0.01)
+    info.validate("t")
+    probes = np.array([[0.5, 0, 0, 0], [21, 2, 0, 0], [10, 0, 0, 10], [0, 0, 12, 0], [4.5, 0, 0, 0]])  # the last: far only for a tight cloud
+    assert info.far(probes).tolist() == [False, False, True, True, True]

@@ -16,7 +16,8 @@ What it changes against ``anywhere`` (which learnt the devices and gaits of two 
 * **RUNNING**, learnt from MotionSense's jogging (pocket only: no study here has running on a waist).
 * **UNKNOWN**, learnt from made-up out-of-set motion (``harstream.datasets.synthetic``: shaking,
   a phone on a table, in a vehicle), and at run time also when no label is likely enough
-  (``unknown_threshold`` in the metadata, chosen on validation windows).
+  (``unknown_threshold`` in the metadata, chosen on validation windows) or the window's features lie
+  far from every activity's (``distance``: ``training/distance.py``).
 
 Choices are made on validation subjects only: HAPT's 7, 15, 26 and MotionSense's 107 and 113
 (carved from its training subjects; its scored subjects 102, 105, 111, 116 stay untouched).
@@ -209,6 +210,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     from harstream.core.metrics import scores
 
     from .archs import GravityFrame, build_anyone, placement_loss
+    from .distance import add_distance
     from .export import parity, to_tflite, write_metadata, write_model
     from .report import write_report
 
@@ -291,6 +293,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
               "highest in-set accuracy on validation subjects (HAPT 7 15 26, MotionSense 107 113), placement given",
               "unknown_threshold": info.unknown_threshold, "exported": {"path": str(path), "bytes": len(tflite), **result, "parity": check},
               "without": without}
+    report["distance"] = add_distance(path, hapt_path, motionsense_path, seed=seed, log=log, windows=(fit, val))
     write_report(report, out / f"{name}.report.json")
     log(f"[{name}] exported {'the mean of every repeat' if ensemble else f'repeat {best_k + 1}'} to {path} ({len(tflite)} bytes); threshold {info.unknown_threshold}; " +
         ", ".join(f"{a} {b * 100:.2f}%" for a, b in parts.items()))

@@ -219,7 +219,7 @@ def build_anyone(window, channels, classes, batch_size=None, placements=2, width
         h = layers.ReLU()(h)
         if pool:
             h = layers.MaxPooling1D(2)(h)
-    features = layers.Dropout(0.3)(layers.GlobalAveragePooling1D()(h))
+    features = layers.Dropout(0.3)(layers.GlobalAveragePooling1D(name="features")(h))  # also an output: training/distance.py
     placement = layers.Dense(placements, activation="softmax", name="placement")(features)
     hidden = layers.Dense(48, activation="relu", name="activity_hidden")
     activity = layers.Dense(classes, activation="softmax", name="activity")

@@ -86,9 +86,9 @@ class SlowModel:
         self._hold(X)
         return self.model.predict(X, placement)
 
-    def predict_all(self, X):  # what the recognizer calls for a placement-aware model
+    def predict_all(self, X, features=False):  # what the recognizer calls for a placement-aware model
         self._hold(X)
-        return self.model.predict_all(X)
+        return self.model.predict_all(X, features=features)
 
 
 def part(rec: Recording, lo: int, n: int) -> Recording:

@@ -58,4 +58,4 @@ def describe(path: Path) -> dict:
         return {"name": path.stem, "path": str(path), "error": f"unreadable metadata ({exc})"}
     return {"name": meta.get("name", path.stem), "path": str(path), "bytes": path.stat().st_size,
             "labels": meta.get("labels", []), "placements": meta.get("placements", []), "accuracy": meta.get("accuracy", {}),
-            "unknown_threshold": meta.get("unknown_threshold", 0.0)}
+            "unknown_threshold": meta.get("unknown_threshold", 0.0), "unknown_when_far": bool(meta.get("distance"))}

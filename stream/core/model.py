@@ -7,7 +7,9 @@ preprocessing version) comes from the metadata and is checked at load time.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -54,6 +56,10 @@ class ModelInfo:
     # How often each label was seen in training (the filter divides it out of the model's answers);
     # empty: every label alike.
     prior: list = field(default_factory=list)
+    # A model that gives its features as a second output: every in-set activity's mean features, the
+    # whitening of their shared covariance and the distance beyond which a window is unlike anything the
+    # model learnt, hence UNKNOWN (``labels``, ``means``, ``whitening``, ``threshold``; training/distance.py).
+    distance: dict = field(default_factory=dict)
 
     @property
     def outputs(self) -> int:
@@ -74,6 +80,24 @@ class ModelInfo:
         activity, _ = self.split(out)
         rows = np.zeros(len(out), dtype=np.int64) if placement is None else np.asarray(placement, dtype=np.int64) + 1
         return activity[np.arange(len(out)), rows]
+
+    @functools.cached_property
+    def _whitened_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        whitening = decode_array(self.distance["whitening"])
+        return decode_array(self.distance["means"]) @ whitening, whitening, np.asarray(self.distance["scales"], dtype=np.float64)
+
+    def distances(self, features: np.ndarray) -> np.ndarray:
+        """Each window's squared Mahalanobis distance (n,) from the nearest in-set activity's mean features, in
+        units of that activity's spread (its training windows' median)."""
+        means, whitening, scales = self._whitened_means
+        z = np.asarray(features, dtype=np.float64) @ whitening
+        return (((z[:, None, :] - means[None]) ** 2).sum(axis=2) / scales[None]).min(axis=1)
+
+    def far(self, features: np.ndarray) -> np.ndarray:
+        """Which windows (n,) are unlike anything the model learnt: all False for a model without ``distance``."""
+        if not self.distance:
+            return np.zeros(len(features), dtype=bool)
+        return self.distances(features) > self.distance["threshold"]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -108,8 +132,39 @@ class ModelInfo:
         if not isinstance(self.placements, list) or any(p not in PLACEMENTS for p in self.placements) \
                 or len(set(self.placements)) != len(self.placements):
             problems.append(f"placements {self.placements!r} must be distinct names out of {', '.join(PLACEMENTS)}")
+        if self.distance:
+            problems += _distance_problems(self.distance, self.labels)
         if problems:
             raise ModelError(f"{where}: " + "; ".join(problems))
+
+
+def _distance_problems(distance: dict, labels: list) -> list[str]:
+    try:
+        means, whitening = decode_array(distance["means"]), decode_array(distance["whitening"])
+        fits = means.ndim == 2 and whitening.shape == (means.shape[1], means.shape[1]) and len(distance["labels"]) == len(means) \
+            and len(distance["scales"]) == len(means) and all(float(v) > 0 for v in distance["scales"])
+        if not fits or not set(distance["labels"]) <= set(labels) or not float(distance["threshold"]) >= 0.0:
+            raise ValueError("shapes, labels or threshold do not fit")
+        if not (np.isfinite(means).all() and np.isfinite(whitening).all()):
+            raise ValueError("not finite")
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"distance must hold labels, means (k, d), whitening (d, d), scales (k) > 0 and a threshold >= 0 ({exc})"]
+    return []
+
+
+def encode_array(a: np.ndarray) -> dict:
+    """An array for JSON metadata, exactly, as float32.
+
+    >>> decode_array(encode_array(np.array([[1.5, -2.0]])))
+    array([[ 1.5, -2. ]])
+    """
+    a = np.asarray(a, dtype="<f4")
+    return {"shape": list(a.shape), "float32": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def decode_array(d: dict) -> np.ndarray:
+    a = np.frombuffer(base64.b64decode(d["float32"], validate=True), dtype="<f4")
+    return a.reshape(d["shape"]).astype(np.float64)
 
 
 def metadata_path(model_path: str | Path) -> Path:
@@ -170,7 +225,7 @@ class Model:
     with a batch of 1 (recurrent ones) are called once per window.
     """
 
-    def __init__(self, path: str | Path, threads: int = 1):
+    def __init__(self, path: str | Path, threads: int = 1, features_expected: bool | None = None):
         self.path = Path(path)
         meta_path = metadata_path(self.path)
         if not self.path.is_file():
@@ -192,9 +247,15 @@ class Model:
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: not a loadable TFLite model ({str(exc).strip().splitlines()[0]})") from None
         inp, out = self._interp.get_input_details(), self._interp.get_output_details()
-        if len(inp) != 1 or len(out) != 1:
-            raise ModelError(f"{self.path}: expected one input and one output tensor, found {len(inp)} and {len(out)}")
+        features = bool(self.info.distance) if features_expected is None else features_expected
+        if len(inp) != 1 or len(out) != 1 + features:
+            wanted = "one output tensor and its features" if features else "one output tensor"
+            raise ModelError(f"{self.path}: expected one input and {wanted} (its metadata says so), found {len(inp)} and {len(out)}")
         self._in, self._out = inp[0], out[0]
+        self._features = out[1] if features else None
+        if self.info.distance and self._features["shape"][-1] != len(decode_array(self.info.distance["whitening"])):
+            raise ModelError(f"{self.path}: {self._features['shape'][-1]} features, but its metadata's distance is for "
+                             f"{len(decode_array(self.info.distance['whitening']))}")
         want = (self.info.window, len(self.info.channels))
         if tuple(self._in["shape"][1:]) != want:
             raise ModelError(f"{self.path}: input shape {self._in['shape'].tolist()} does not fit window {want[0]} x {want[1]} channels of its metadata")
@@ -224,30 +285,37 @@ class Model:
         scale, zero = self._out["quantization"]
         return (y.astype(np.float64) - zero) * scale
 
-    def _invoke(self, x: np.ndarray) -> np.ndarray:
+    def _invoke(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if len(x) != self._batch:
             self._interp.resize_tensor_input(self._in["index"], [len(x), *self._in["shape"][1:]])
             self._interp.allocate_tensors()
             self._batch = len(x)
         self._interp.set_tensor(self._in["index"], self._quantize(x))
         self._interp.invoke()
-        return self._dequantize(self._interp.get_tensor(self._out["index"]))
+        out = self._dequantize(self._interp.get_tensor(self._out["index"]))
+        return out, (None if self._features is None else self._interp.get_tensor(self._features["index"]).astype(np.float64))
 
     def predict(self, X: np.ndarray, placement=None) -> np.ndarray:
         """Activity probabilities (n, labels).  For a placement-aware model, ``placement`` is None
         (unknown for every window) or one index into ``info.placements`` per window, -1 for unknown."""
         return self.info.activity(self.predict_all(X), placement)
 
-    def predict_all(self, X: np.ndarray) -> np.ndarray:
-        """The model's whole output (n, info.outputs)."""
+    def predict_all(self, X: np.ndarray, features: bool = False):
+        """The model's whole output (n, info.outputs); with ``features``, (output, features (n, d)) of a model
+        that gives them (``info.distance``)."""
+        if features and self._features is None:
+            raise ValueError(f"{self.path}: this model gives no features")
         X = np.asarray(X)
         if X.ndim != 3 or X.shape[1:] != (self.info.window, len(self.info.channels)):
             raise ValueError(f"expected windows of shape (n, {self.info.window}, {len(self.info.channels)}), got {X.shape}")
         if len(X) == 0:
-            return np.zeros((0, self.info.outputs))
+            empty = np.zeros((0, self.info.outputs))
+            return (empty, np.zeros((0, int(self._features["shape"][-1])))) if features else empty
         with self._lock:
             if not self.dynamic_batch:
-                return np.concatenate([self._invoke(X[i:i + 1]) for i in range(len(X))])
+                parts = [self._invoke(X[i:i + 1]) for i in range(len(X))]
+                out = np.concatenate([o for o, _ in parts])
+                return (out, np.concatenate([f for _, f in parts])) if features else out
             # One call for the batch (the interpreter lets other threads run during it), padded to a
             # power of two: resizing the interpreter costs more than the model (~0.1 ms), and the
             # daemon's batches change size from one call to the next, but seldom their power of two.
@@ -255,4 +323,5 @@ class Model:
             size = 1 << (n - 1).bit_length()
             if size != n:
                 X = np.concatenate([X, np.zeros((size - n, *X.shape[1:]), dtype=X.dtype)])
-            return self._invoke(X)[:n]
+            out, feats = self._invoke(X)
+            return (out[:n], feats[:n]) if features else out[:n]

@@ -130,28 +130,32 @@ class Recognizer:
             X = np.stack([w.data[:, self._columns] for w in windows]).astype(np.float32, copy=False)
         info = self.model.info
         labels = info.labels
+        answer, far = None, [False] * len(windows)  # far: unlike anything the model learnt, so UNKNOWN whatever its answer
+        if getattr(info, "distance", None):
+            answer, features = self.model.predict_all(X, features=True)
+            far = info.far(features).tolist()
         if info.placements:
-            activity, placement = info.split(self.model.predict_all(X))
+            activity, placement = info.split(self.model.predict_all(X) if answer is None else answer)
             where = [self.placement(w.device).update(p) for w, p in zip(windows, placement)]  # in order, per device
             rows = [1 + info.placements.index(p) if p in info.placements else 0 for p in where]
             probs = activity[np.arange(len(windows)), rows]
         else:
-            probs, where = self.model.predict(X), [None] * len(windows)
+            probs, where = (self.model.predict(X) if answer is None else info.activity(answer)), [None] * len(windows)
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
         turns = [None] * len(windows)
         if self.stay > 0.0 and self.turn_deg is not None:  # how far each phone turned: a still posture changes only with a turn
             full = self._columns == list(range(len(preprocess.CHANNELS)))
             turns = preprocess.gravity_turn(X if full else np.stack([w.data for w in windows])).tolist()
         out = []
-        for w, p, place, turned in zip(windows, probs, where, turns):
+        for w, p, place, turned, strange in zip(windows, probs, where, turns, far):
             if self.smoothing > 1:
                 h = self._history.setdefault(w.device, deque(maxlen=self.smoothing))
                 h.append(p)
                 p = np.mean(h, axis=0)
-            if self.stay > 0.0:
-                p = self.timeline(w.device).update(p, w.start, turned)
+            if self.stay > 0.0:  # a window unlike anything learnt tells the filter nothing: its belief carries on
+                p = self.timeline(w.device).update(None if strange else p, w.start, turned)
             k = int(np.argmax(p))
-            activity = labels[k] if p[k] >= threshold else UNKNOWN
+            activity = labels[k] if p[k] >= threshold and not strange else UNKNOWN
             out.append(Label(w.device, w.seq, w.start, w.end, activity, float(p[k]),
                              {name: float(v) for name, v in zip(labels, p)}, self.model.name, place))
         return out

@@ -80,12 +80,16 @@ class ActivityFilter:
 
     def update(self, probabilities, t: float | None = None, turned: float | None = None) -> np.ndarray:
         """The belief after a window whose first sample is at ``t`` (device seconds; None: in sequence) and in
-        which gravity turned by ``turned`` degrees (None: not known, every activity as sticky as another)."""
+        which gravity turned by ``turned`` degrees (None: not known, every activity as sticky as another).
+        ``probabilities`` None: the window tells nothing (it is unlike anything the model learnt)."""
         if t is not None and self._last_start is not None and not 0.0 < t - self._last_start <= GAP_S:
             self.reset()
         if t is not None:
             self._last_start = t
-        evidence = np.maximum(np.asarray(probabilities, dtype=np.float64), 1e-9) / self.prior
+        if probabilities is None:
+            evidence = np.ones(len(self.labels))
+        else:
+            evidence = np.maximum(np.asarray(probabilities, dtype=np.float64), 1e-9) / self.prior
         if self.belief is None or self.stay <= 0.0:
             carried = self.day
         elif turned is None:
