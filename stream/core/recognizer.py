@@ -54,8 +54,9 @@ class Recognizer:
     ``smoothing`` > 1 averages each device's probabilities over its last k windows.
     ``stay`` is the time filter's chance of keeping an activity from one window to the next
     (:class:`~.timefilter.ActivityFilter`); 0 labels every window alone.  ``turn_deg``: a still posture
-    changes only in a window in which the phone's gravity turned at least this far (None: in any window).  A model that names a
-    ``unknown_threshold`` has its label turned UNKNOWN when the top label is less likely than that.
+    changes only in a window in which the phone's gravity turned at least this far (None: in any window).
+    A model that names a ``unknown_threshold`` has its label turned UNKNOWN when the top label is less
+    likely than that; one with a ``distance``, when the window's features lie far from every activity's.
     With a placement-aware model each device carries a :class:`PlacementBelief`:
     ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
     ``"waist"``/``"pocket"``.  A window's placement comes from the windows up to and
@@ -124,10 +125,8 @@ class Recognizer:
     def classify(self, windows: list[Window]) -> list[Label]:
         if not windows:
             return []
-        if self._columns == list(range(len(preprocess.CHANNELS))):  # the model takes every channel, in order
-            X = np.stack([w.data for w in windows]).astype(np.float32, copy=False)
-        else:
-            X = np.stack([w.data[:, self._columns] for w in windows]).astype(np.float32, copy=False)
+        every = self._columns == list(range(len(preprocess.CHANNELS)))  # the model takes every channel, in order
+        X = np.stack([w.data if every else w.data[:, self._columns] for w in windows]).astype(np.float32, copy=False)
         info = self.model.info
         labels = info.labels
         answer, far = None, [False] * len(windows)  # far: unlike anything the model learnt, so UNKNOWN whatever its answer
@@ -144,8 +143,7 @@ class Recognizer:
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
         turns = [None] * len(windows)
         if self.stay > 0.0 and self.turn_deg is not None:  # how far each phone turned: a still posture changes only with a turn
-            full = self._columns == list(range(len(preprocess.CHANNELS)))
-            turns = preprocess.gravity_turn(X if full else np.stack([w.data for w in windows])).tolist()
+            turns = preprocess.gravity_turn(X if every else np.stack([w.data for w in windows])).tolist()
         out = []
         for w, p, place, turned, strange in zip(windows, probs, where, turns, far):
             if self.smoothing > 1:
