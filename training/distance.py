@@ -86,10 +86,11 @@ def features_of(model: Model, X: np.ndarray, batch: int = 1024) -> np.ndarray:
     return np.concatenate([model.predict_all(X[i:i + batch], features=True)[1] for i in range(0, len(X), batch)])
 
 
-def streamed_validation(hapt_path, motionsense_path) -> tuple[np.ndarray, list[str]]:
+def streamed_validation(hapt_path, motionsense_path, without: str | None = None) -> tuple[np.ndarray, list[str]]:
     """The windows the daemon cuts from the validation subjects' recordings (HAPT 7 15 26 on the waist,
-    MotionSense 107 113 in the pocket), and each one's majority truth: what the threshold is set on, since
-    streamed windows (mixed, with a turn in them) are what the daemon sees."""
+    MotionSense 107 113 in the pocket; not those of the dataset a model was trained ``without``), and each
+    one's majority truth: what the threshold is set on, since streamed windows (mixed, with a turn in them)
+    are what the daemon sees."""
     from harstream.core.recording import Recording, window_truth
     from harstream.core.windows import DeviceStream
     from harstream.datasets import read_hapt, read_motionsense
@@ -98,7 +99,8 @@ def streamed_validation(hapt_path, motionsense_path) -> tuple[np.ndarray, list[s
     from .anyone import MOTIONSENSE_VALIDATION
 
     chosen = set(VALIDATION_SUBJECTS) | set(MOTIONSENSE_VALIDATION)
-    recordings = [r for r in read_hapt(hapt_path) + read_motionsense(motionsense_path) if r.subject in chosen]
+    recordings = (read_hapt(hapt_path) if without != "hapt" else []) + (read_motionsense(motionsense_path) if without != "motionsense" else [])
+    recordings = [r for r in recordings if r.subject in chosen]
     X, truth = [], []
     for rec in map(Recording.from_dataset, recordings):
         for w in DeviceStream().push(rec.t, rec.raw):
@@ -132,7 +134,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
         stats = fit(features_of(lite, X), fit_set.y[inset], list(LABELS))
         model.info.distance = to_metadata(stats, 0.0, rate)
         model.info.validate(str(path))
-        windows, truth = streamed_validation(hapt_path, motionsense_path)
+        windows, truth = streamed_validation(hapt_path, motionsense_path, model.info.accuracy.get("without"))
         keep = np.array([t in model.info.labels and t != UNKNOWN for t in truth])
         d = model.info.distances(features_of(lite, windows[keep]))
         limit = threshold(d, rate)
