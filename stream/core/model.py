@@ -82,16 +82,17 @@ class ModelInfo:
         return activity[np.arange(len(out)), rows]
 
     @functools.cached_property
-    def _whitened_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _whitened_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         whitening = decode_array(self.distance["whitening"])
-        return decode_array(self.distance["means"]) @ whitening, whitening, np.asarray(self.distance["scales"], dtype=np.float64)
+        means = decode_array(self.distance["means"]) @ whitening
+        return means, (means * means).sum(axis=1), whitening, np.asarray(self.distance["scales"], dtype=np.float64)
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Each window's squared Mahalanobis distance (n,) from the nearest in-set activity's mean features, in
         units of that activity's spread (its training windows' median)."""
-        means, whitening, scales = self._whitened_means
+        means, squares, whitening, scales = self._whitened_means
         z = np.asarray(features, dtype=np.float64) @ whitening
-        return (((z[:, None, :] - means[None]) ** 2).sum(axis=2) / scales[None]).min(axis=1)
+        return (((z * z).sum(axis=1)[:, None] - 2.0 * z @ means.T + squares) / scales).min(axis=1)  # |z - m|^2, expanded
 
     def far(self, features: np.ndarray) -> np.ndarray:
         """Which windows (n,) are unlike anything the model learnt: all False for a model without ``distance``."""

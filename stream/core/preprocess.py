@@ -260,8 +260,7 @@ def gravity_turn(X: np.ndarray, edge: int = 16) -> np.ndarray:
     >>> np.round(gravity_turn(X), 1)
     array([ 0. , 28.6])
     """
-    g = X[..., 9:12]
-    half = g.shape[1] // 2
-    a, b = g[:, half - edge:half].mean(axis=1), g[:, -edge:].mean(axis=1)
-    cos = np.einsum("ij,ij->i", a, b) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    half = X.shape[1] // 2
+    a, b = X[:, half - edge:half, 9:12].sum(axis=1), X[:, -edge:, 9:12].sum(axis=1)  # sums: only directions count
+    cos = (a * b).sum(axis=1) / np.sqrt(np.maximum((a * a).sum(axis=1) * (b * b).sum(axis=1), 1e-24))
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
