@@ -92,7 +92,7 @@ class Recognizer:
         f = self._filters.get(device)
         if f is None:
             f = self._filters[device] = ActivityFilter(self.model.info.labels, getattr(self.model.info, "prior", None), self.stay,
-                                                       turn_deg=TURN_DEG if self.turn_deg is None else self.turn_deg)
+                                                       turn_deg=self.turn_deg)
         return f
 
     def carried(self, device: str) -> dict:

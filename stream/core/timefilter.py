@@ -40,7 +40,7 @@ DAY = {"WALKING": 0.20, "WALKING_UPSTAIRS": 0.04, "WALKING_DOWNSTAIRS": 0.04, "S
 POSTURES = ("SITTING", "STANDING", "LAYING")
 #: Gravity's turn within a window (degrees) from which a posture may have changed.  HAPT's training subjects on
 #: the waist: still postures' windows turn by 0.4-0.6 degrees (median), 3.6-9 (90th percentile); transitions
-#: 33 (median); chosen on validation subjects with ``python -m benchmarks.choose_filter``.
+#: 33 (median); chosen on validation subjects with ``python -m benchmarks.choose_filter --turn``.
 TURN_DEG = 5.0
 #: While the phone turns that far, the chance that the still posture held before the turn still holds.
 KEEP_AFTER_TURN = 0.1
@@ -57,7 +57,7 @@ class ActivityFilter:
     the filter off (each window alone, the training prior still divided out only if ``prior`` is given).
     """
 
-    def __init__(self, labels, prior=None, stay: float = 0.9, day: dict | None = None, turn_deg: float = TURN_DEG,
+    def __init__(self, labels, prior=None, stay: float = 0.9, day: dict | None = None, turn_deg: float | None = TURN_DEG,
                  keep_after_turn: float | None = None):
         self.labels = list(labels)
         day = DAY if day is None else day
@@ -68,7 +68,7 @@ class ActivityFilter:
         # dividing by it would make the model's near-zero answers for it overwhelming, so shares are floored.
         self.prior = np.maximum(self.prior / self.prior.sum(), PRIOR_FLOOR)
         self.stay = float(stay)
-        self.turn_deg = float(turn_deg)
+        self.turn_deg = turn_deg  # None: a still posture as sticky as any activity, whatever ``turned`` says
         keep = KEEP_AFTER_TURN if keep_after_turn is None else keep_after_turn
         self._sticky, self._steady, self._leaving = _transitions(self.labels, self.day, self.stay, keep)
         self.belief: np.ndarray | None = None
@@ -92,7 +92,7 @@ class ActivityFilter:
             evidence = np.maximum(np.asarray(probabilities, dtype=np.float64), 1e-9) / self.prior
         if self.belief is None or self.stay <= 0.0:
             carried = self.day
-        elif turned is None:
+        elif turned is None or self.turn_deg is None:
             carried = self.stay * self.belief + (1.0 - self.stay) * self.day
         elif turned < self.turn_deg:
             carried = self.belief @ self._steady
@@ -100,7 +100,7 @@ class ActivityFilter:
             carried = self.belief @ self._leaving.get(self._held, self._sticky)
         belief = carried * evidence
         self.belief = belief / belief.sum()
-        if turned is None or turned < self.turn_deg:
+        if turned is None or self.turn_deg is None or turned < self.turn_deg:
             top = int(np.argmax(self.belief))
             self._held = top if top in self._leaving else None
         return self.belief
