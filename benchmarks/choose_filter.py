@@ -1,9 +1,10 @@
 """The time filter's settings, chosen on validation subjects only (HAPT 7 15 26, MotionSense 107 113), never on
 the scored ones: how sticky an activity is from one window to the next, and how often a day holds "none of these";
 with ``--turn``, how far gravity must turn in a window for a still posture to change and how likely the posture
-before is to hold after such a turn (the placement inferred, and given).
+before is to hold after such a turn (the placement inferred, and given); with ``--distance``, how many in-set
+windows may be far from every activity (UNKNOWN by ``training/distance.py``), against the made-up families.
 
-    python -m benchmarks.choose_filter [--model anyone] [--turn]
+    python -m benchmarks.choose_filter [--model anyone] [--turn | --distance]
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="anyone")
     parser.add_argument("--turn", action="store_true", help="choose the turn a posture change needs, and what holds after it")
+    parser.add_argument("--distance", action="store_true", help="choose the share of in-set windows let be far (the model's distance)")
     args = parser.parse_args(argv)
     model = Model(resolve_model(args.model))
     labels = [a for a in model.info.labels if a != UNKNOWN]
@@ -35,6 +37,8 @@ def main(argv=None) -> list[dict]:
     made = [r for family in ("shake", "table", "vehicle") for r in made_up(family, count=6, seed=777)]
     if args.turn:
         return _turns(model, labels, waist, pocket, made)
+    if args.distance:
+        return _distance_rates(model, labels, waist, pocket, made)
     rows = []
     default = dict(timefilter.DAY)
     for unknown_share in (0.03, 0.1, 0.2):
@@ -68,6 +72,31 @@ def _turns(model, labels, waist, pocket, made) -> list[dict]:
                 rows.append(row)
                 print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
     timefilter.KEEP_AFTER_TURN = default
+    return rows
+
+
+def _distance_rates(model, labels, waist, pocket, made) -> list[dict]:
+    """The threshold that each share of the validation subjects' streamed in-set windows exceeds, and with it the
+    made-up families' windows far and the streamed accuracy (the model's own statistics; only the threshold varies)."""
+    from harstream.core.windows import DeviceStream
+    from harstream.training.distance import features_of, streamed_validation, threshold
+
+    windows, truth = streamed_validation(SHARED / "hapt-rawdata.zip", SHARED / "motionsense-pocket.zip")
+    inset = model.info.distances(features_of(model, windows[np.array([t in labels for t in truth])]))
+    families = {}
+    for rec in made:
+        cut = np.stack([w.data for w in DeviceStream().push(rec.t, rec.raw)])
+        families.setdefault(rec.name.rstrip("0123456789"), []).append(model.info.distances(features_of(model, cut)))
+    shipped, rows = model.info.distance, []
+    for rate in (0.002, 0.005, 0.01, 0.02):
+        limit = threshold(inset, rate)
+        model.info.distance = {**shipped, "threshold": limit}
+        row = {"rate": rate, "threshold": limit, "waist": score(stream(model, waist), labels)["accuracy"],
+               "pocket": score(stream(model, pocket), labels)["accuracy"],
+               **{f"{family} far": float((np.concatenate(d) > limit).mean()) for family, d in families.items()}}
+        rows.append(row)
+        print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+    model.info.distance = shipped
     return rows
 
 

@@ -32,8 +32,8 @@ RATE = 0.002
 SHRINK = 0.01
 
 
-def with_features(src, dst) -> int:
-    """Write ``src``'s TFLite model to ``dst`` with its trunk's features as a second output; their size."""
+def with_features(src, dst) -> None:
+    """Write ``src``'s TFLite model to ``dst`` with its trunk's features as a second output."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model(str(src))
@@ -48,7 +48,6 @@ def with_features(src, dst) -> int:
     for signature in model.signatureDefs or []:  # the signature lists outputs too; the runtime reads the subgraph's
         signature.outputs = signature.outputs[:1]
     flatbuffer_utils.write_model(model, str(dst))
-    return int(graph.tensors[found[0]].shape[-1])
 
 
 def fit(features: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:

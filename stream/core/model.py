@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -57,8 +56,9 @@ class ModelInfo:
     # empty: every label alike.
     prior: list = field(default_factory=list)
     # A model that gives its features as a second output: every in-set activity's mean features, the
-    # whitening of their shared covariance and the distance beyond which a window is unlike anything the
-    # model learnt, hence UNKNOWN (``labels``, ``means``, ``whitening``, ``threshold``; training/distance.py).
+    # whitening of their shared covariance, each activity's spread and the distance beyond which a window is
+    # unlike anything the model learnt, hence UNKNOWN (``labels``, ``means``, ``whitening``, ``scales``,
+    # ``threshold``; training/distance.py).
     distance: dict = field(default_factory=dict)
 
     @property
@@ -81,16 +81,20 @@ class ModelInfo:
         rows = np.zeros(len(out), dtype=np.int64) if placement is None else np.asarray(placement, dtype=np.int64) + 1
         return activity[np.arange(len(out)), rows]
 
-    @functools.cached_property
     def _whitened_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        whitening = decode_array(self.distance["whitening"])
-        means = decode_array(self.distance["means"]) @ whitening
-        return means, (means * means).sum(axis=1), whitening, np.asarray(self.distance["scales"], dtype=np.float64)
+        """The distance's arrays decoded once, and again only if ``distance`` is replaced."""
+        cached = self.__dict__.get("_decoded")
+        if cached is None or cached[0] is not self.distance:
+            whitening = decode_array(self.distance["whitening"])
+            means = decode_array(self.distance["means"]) @ whitening
+            cached = self.__dict__["_decoded"] = (self.distance, means, (means * means).sum(axis=1), whitening,
+                                                  np.asarray(self.distance["scales"], dtype=np.float64))
+        return cached[1:]
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Each window's squared Mahalanobis distance (n,) from the nearest in-set activity's mean features, in
         units of that activity's spread (its training windows' median)."""
-        means, squares, whitening, scales = self._whitened_means
+        means, squares, whitening, scales = self._whitened_means()
         z = np.asarray(features, dtype=np.float64) @ whitening
         return (((z * z).sum(axis=1)[:, None] - 2.0 * z @ means.T + squares) / scales).min(axis=1)  # |z - m|^2, expanded
 
@@ -254,9 +258,9 @@ class Model:
             raise ModelError(f"{self.path}: expected one input and {wanted} (its metadata says so), found {len(inp)} and {len(out)}")
         self._in, self._out = inp[0], out[0]
         self._features = out[1] if features else None
-        if self.info.distance and self._features["shape"][-1] != len(decode_array(self.info.distance["whitening"])):
+        if self.info.distance and self._features["shape"][-1] != self.info.distance["whitening"]["shape"][0]:
             raise ModelError(f"{self.path}: {self._features['shape'][-1]} features, but its metadata's distance is for "
-                             f"{len(decode_array(self.info.distance['whitening']))}")
+                             f"{self.info.distance['whitening']['shape'][0]}")
         want = (self.info.window, len(self.info.channels))
         if tuple(self._in["shape"][1:]) != want:
             raise ModelError(f"{self.path}: input shape {self._in['shape'].tolist()} does not fit window {want[0]} x {want[1]} channels of its metadata")

@@ -125,8 +125,9 @@ class Recognizer:
     def classify(self, windows: list[Window]) -> list[Label]:
         if not windows:
             return []
+        data = np.stack([w.data for w in windows])
         every = self._columns == list(range(len(preprocess.CHANNELS)))  # the model takes every channel, in order
-        X = np.stack([w.data if every else w.data[:, self._columns] for w in windows]).astype(np.float32, copy=False)
+        X = (data if every else data[:, :, self._columns]).astype(np.float32, copy=False)
         info = self.model.info
         labels = info.labels
         answer, far = None, [False] * len(windows)  # far: unlike anything the model learnt, so UNKNOWN whatever its answer
@@ -143,7 +144,7 @@ class Recognizer:
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
         turns = [None] * len(windows)
         if self.stay > 0.0 and self.turn_deg is not None:  # how far each phone turned: a still posture changes only with a turn
-            turns = preprocess.gravity_turn(X if every else np.stack([w.data for w in windows])).tolist()
+            turns = preprocess.gravity_turn(data).tolist()
         out = []
         for w, p, place, turned, strange in zip(windows, probs, where, turns, far):
             if self.smoothing > 1:

@@ -93,7 +93,7 @@ class ActivityFilter:
         if self.belief is None or self.stay <= 0.0:
             carried = self.day
         elif turned is None or self.turn_deg is None:
-            carried = self.stay * self.belief + (1.0 - self.stay) * self.day
+            carried = self.belief @ self._sticky
         elif turned < self.turn_deg:
             carried = self.belief @ self._steady
         else:
