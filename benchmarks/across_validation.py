@@ -3,7 +3,9 @@ phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (1
 pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
 the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
-    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given]
+    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings]
+
+``--mountings`` also streams every recording worn turned each way of ``generalisation.MOUNTINGS``.
 """
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from harstream.core import Recognizer
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
 from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import VALIDATION_SUBJECTS
 from harstream.training.anyone import MOTIONSENSE_VALIDATION
+
+from .generalisation import MOUNTINGS, mounted
 
 
 def score(model: Model, recordings: list[Recording], placement: str) -> tuple[Counter, Counter]:
@@ -48,16 +54,19 @@ def main(argv=None) -> None:
     parser.add_argument("--hapt", type=Path, default=Path("../shared/data/hapt-rawdata.zip"))
     parser.add_argument("--motionsense", type=Path, default=Path("../shared/data/motionsense-pocket.zip"))
     parser.add_argument("--pocket", action="store_true", help="also stream MotionSense's validation subjects")
+    parser.add_argument("--mountings", action="store_true", help="also stream the recordings worn turned other ways")
     parser.add_argument("--placement", choices=["auto", "given"], default="auto", help="inferred per device, or the truth given")
     args = parser.parse_args(argv)
     sets = [("waist", [Recording.from_dataset(r) for r in read_hapt(args.hapt, subjects=set(VALIDATION_SUBJECTS))])]
     if args.pocket:
         sets.append(("pocket", [Recording.from_dataset(r) for r in read_motionsense(args.motionsense, subjects=set(MOTIONSENSE_VALIDATION))]))
+    turns = {"as recorded": np.eye(3), **(MOUNTINGS if args.mountings else {})}
     for path in args.models:
         model = Model(path)
         for where, recordings in sets:
-            pairs, of = score(model, recordings, where if args.placement == "given" else "auto")
-            print(report(f"{path} ({where}, placement {args.placement})", pairs, of))
+            for turn, R in turns.items():
+                pairs, of = score(model, [mounted(r, R) for r in recordings], where if args.placement == "given" else "auto")
+                print(report(f"{path} ({where}, {turn}, placement {args.placement})", pairs, of), flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ subjects (waist) and MotionSense's scored subjects 2, 5, 11, 16 (pocket); no cho
 * **Across datasets**: models trained without one dataset (``anyone-without-hapt``, ...) scored on it.
 * **Shifts**: the scored recordings as another phone or person would give them: other sampling rates
   (with and without the sensor's anti-aliasing, with jittered timestamps), cadence ±25%, per-axis
-  gains, offsets, gyroscope bias, noise, a slower and gentler walker.
+  gains, offsets, gyroscope bias, noise, a slower and gentler walker, the phone worn turned another way.
 * **Out of set**: MotionSense's jogging (RUNNING for a model that has it), and made-up motion
   (``harstream.datasets.synthetic``; the ``bag`` family is never trained on).
 * **Time**: streaming accuracy with the time filter and without, and how many windows a change of
@@ -96,6 +96,21 @@ def gentle(rec: Recording) -> Recording:
     return cadence(Recording(rec.t, raw, rec.labels, rec.name), 0.8)
 
 
+#: A phone worn another way round than the study's: turns of its axes (rotations, so the gyroscope turns alike).
+MOUNTINGS = {
+    "turned a quarter about the screen's normal": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    "upside down (half a turn about the normal)": np.diag([-1.0, -1.0, 1.0]),
+    "screen facing the other way": np.diag([-1.0, 1.0, -1.0]),
+}
+
+
+def mounted(rec: Recording, R: np.ndarray) -> Recording:
+    """As a phone worn turned by ``R`` (its axes' new directions) would read it: a holster upright rather than
+    sideways, a clip upside down, the screen against the body."""
+    raw = np.hstack([rec.raw[:, :3] @ R.T, rec.raw[:, 3:] @ R.T])
+    return Recording(rec.t, raw, rec.labels, rec.name)
+
+
 def shifts(rng_seed: int = 0) -> dict:
     rng = np.random.default_rng(rng_seed)
     out = {"as recorded": lambda r: r}
@@ -114,6 +129,8 @@ def shifts(rng_seed: int = 0) -> dict:
     out["noise 0.02 g, 0.02 rad/s"] = lambda r: calibration(r, rng, noise=0.02)
     out["all of gain, offset, bias, noise"] = lambda r: calibration(r, rng, 0.1, 0.05, 0.05, 0.02)
     out["a slower, gentler walker"] = gentle
+    for name, R in MOUNTINGS.items():
+        out[name] = lambda r, R=R: mounted(r, R)
     return out
 
 

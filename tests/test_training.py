@@ -97,17 +97,39 @@ def test_placement_augmentation_keeps_a_waist_facing_and_turns_a_pocket_every_wa
     assert len(seen) == 16  # a pocket: the 8 sign flips, each also a quarter turn about the screen's normal
 
 
+@pytest.mark.parametrize("turns, ways", [("quarter", 8), ("all", 16)])
+def test_a_waist_turned_about_its_screen_keeps_the_pelvis_tilt(turns, ways):
+    """A holster upright or sideways, a clip upside down: turns about the screen's normal leave gravity's component
+    along it (the pelvis's tilt back when seated) as it was; "all" also turns the screen to face the body."""
+    from harstream.training.archs import orientation_matrices
+
+    M, gyro_sign = orientation_matrices(np.zeros(2000, int), np.random.default_rng(1), max_deg=0, waist_turns=turns)
+    assert np.allclose(M @ M.transpose(0, 2, 1), np.eye(3), atol=1e-6)
+    assert len({tuple(np.round(m).astype(int).ravel()) for m in M}) == ways  # each with and without the iPhone's negation
+    sitting = np.array([0.9, 0.24, 0.36])
+    turned = M @ sitting
+    assert np.allclose(np.linalg.norm(turned[:, :2], axis=1), np.linalg.norm(sitting[:2]), atol=1e-6)
+    assert np.allclose(np.abs(turned[:, 2]), sitting[2], atol=1e-6)
+    upright = (np.abs(turned[:, 1]) > 0.8).mean()  # gravity along the long axis: an upright holster
+    assert 0.4 < upright < 0.6
+    facing = np.sign(turned[:, 2]) == np.sign(np.linalg.det(M))  # the screen faces where it faced (the iPhone's mirror aside)
+    assert facing.all() if turns == "quarter" else 0.4 < facing.mean() < 0.6
+
+
 def test_a_tiny_anyone_run_exports_running_unknown_and_its_threshold(hapt_dir, tmp_path):
     from harstream.training.anyone import LABELS, train_anyone
     from test_placement import write_motionsense
 
     motion = write_motionsense(tmp_path / "ms.zip", subjects=(1, 2, 3))
-    report = train_anyone(hapt_dir, motion, repeats=1, epochs=1, out=tmp_path, log=lambda m: None)
+    report = train_anyone(hapt_dir, motion, repeats=1, epochs=1, out=tmp_path, log=lambda m: None, keep_repeats=True)
     model = Model(tmp_path / "anyone.tflite")
+    repeat = Model(tmp_path / "anyone-repeat1.tflite")  # every repeat kept as the daemon would run it, distance and all
+    assert repeat.info.extra["repeat"] == 1 and repeat.info.distance and repeat.info.labels == model.info.labels
     assert model.info.labels == list(LABELS) and LABELS[-2:] == ("RUNNING", "UNKNOWN")
     assert 0 <= model.info.unknown_threshold < 1 and len(model.info.prior) == len(LABELS) and model.info.prior[-1] > 0
     parity = report["exported"]["parity"]  # the int8-weight file against the float Keras model
     assert parity["windows"] > 0 and parity["argmax_disagreements"] <= 0.02 * parity["windows"] and model.info.placements == ["waist", "pocket"]
+    assert model.info.extra["augmentation"] == {"intensity": None, "spin": False, "waist_tilt": 12.0, "waist_turns": "none"}  # for the distance
     assert model.info.distance["labels"] and model.predict_all(np.zeros((2, 128, 12), np.float32), features=True)[1].shape == (2, 96)
     assert report["distance"]["threshold"] == model.info.distance["threshold"] > 0
 

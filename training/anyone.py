@@ -41,6 +41,8 @@ LOW_RATES = (20.0, 30.0)
 #: How far a waist window is tilted at most (a pocket's: 30 degrees).  Sitting and standing differ on a belt by a
 #: pelvic tilt of 15 to 25 degrees: 30 degrees took waist STANDING recall to 52% on the validation subjects.
 WAIST_TILT_DEG = 12.0
+WIDTH = 48  # archs.build_anyone's first layers' filters (the last two have twice as many)
+WAIST_TURNS = "none"  # archs.orientation_matrices: how a waist's phone may be turned besides its tilt
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
 
@@ -100,7 +102,7 @@ def negatives(count: int, rng: np.random.Generator, families=synthetic.TRAINING_
 # ---- windows turned and mis-calibrated as phones are ------------------------------------------------
 
 def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, intensity: tuple[float, float] | None = None,
-            spin: bool = False, waist_tilt: float = WAIST_TILT_DEG) -> np.ndarray:
+            spin: bool = False, waist_tilt: float = WAIST_TILT_DEG, waist_turns: str = WAIST_TURNS) -> np.ndarray:
     """Every window turned as a phone sits on its body (``archs.augment_placements``), then read by a
     sensor with per-axis gains, offsets and gyroscope bias.  Preprocessing is linear (but for a
     3-sample median), so these act on the preprocessed channels as on the raw ones: a gain scales an
@@ -125,7 +127,7 @@ def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, inte
         X[:, :, 0:3] = X[:, :, 3:6] + X[:, :, 9:12]  # total = body + gravity
     place = np.where(placement < 0, 1, placement)
     waist = place == 0
-    X[waist] = augment_placements(X[waist], place[waist], rng, max_deg=waist_tilt, scale=0.0)
+    X[waist] = augment_placements(X[waist], place[waist], rng, max_deg=waist_tilt, scale=0.0, waist_turns=waist_turns)
     X[~waist] = augment_placements(X[~waist], place[~waist], rng, max_deg=30.0, scale=0.0)
     n = len(X)
     gain = rng.uniform(0.9, 1.1, (n, 1, 3)).astype(np.float32)
@@ -199,9 +201,11 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
-                 waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False) -> dict:
+                 waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False, waist_turns: str = WAIST_TURNS,
+                 width: int = WIDTH, keep_repeats: bool = False) -> dict:
     """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
-    model that averages their outputs (every output a softmax, so the average is one too)."""
+    model that averages their outputs (every output a softmax, so the average is one too); with ``keep_repeats``,
+    every repeat also as ``NAME-repeatK``."""
     import time
     from pathlib import Path
 
@@ -227,12 +231,13 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     class Arch:  # what export needs of an architecture
         recurrent, channels = False, CHANNELS
 
+    recipe = {"intensity": intensity, "spin": spin, "waist_tilt": waist_tilt, "waist_turns": waist_turns}  # augment's, recorded for the distance
     runs, best, members = [], None, []
     for k in range(repeats):
         t0 = time.time()
         keras.utils.set_random_seed(seed + k)
         rng = np.random.default_rng(seed + k)
-        model = build_anyone(128, len(CHANNELS), classes)
+        model = build_anyone(128, len(CHANNELS), classes, width=width)
         sample = augment(fit.X[rng.choice(len(fit), min(20000, len(fit)), replace=False)].copy(), np.zeros(20000, int)[:min(20000, len(fit))], rng)
         model.get_layer("normalize").adapt(np.asarray(GravityFrame()(sample)))
         steps = epochs * int(np.ceil(len(fit) / 128))
@@ -240,7 +245,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                       loss=placement_loss(classes, len(placements), 0.1))
         for epoch in range(epochs):
             e0 = time.time()
-            history = model.fit(augment(fit.X.copy(), fit.placement, rng, intensity, spin, waist_tilt), T_fit, batch_size=128, epochs=1, verbose=0)
+            history = model.fit(augment(fit.X.copy(), fit.placement, rng, **recipe), T_fit, batch_size=128, epochs=1, verbose=0)
             log(f"[{name}] repeat {k + 1}/{repeats} epoch {epoch + 1}/{epochs} loss {history.history['loss'][-1]:.4f} ({time.time() - e0:.0f} s)")
         info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
         v = info.activity(model.predict(val.X, verbose=0), val_place)
@@ -266,36 +271,48 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         best = (float((v.argmax(1) == val.y)[inset_val].mean()), best_k, model)
         each = ", ".join(f"{r['validation_accuracy'] * 100:.2f}%" for r in runs)
         log(f"[{name}] the mean of {len(members)} repeats: validation_accuracy {best[0] * 100:.2f}% (each repeat: {each})")
-    info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
-    tflite = to_tflite(model, Arch, 128, classes, quantize="int8-weights")
-    path = write_model(tflite, info, out)
-    lite = Model(path)
-    val_probs = info.activity(lite.predict_all(val.X), val_place)
-    info.unknown_threshold = round(choose_threshold(val_probs, val.y), 4)
-    counts = np.bincount(fit.y, minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
-    info.prior = [round(float(c), 5) for c in counts / counts.sum()]
-    check = parity(path, scored.X[:2000], model.predict(scored.X[:2000], verbose=0))
-    check.pop("tflite_probs")
-    probs = info.activity(lite.predict_all(scored.X), scored.placement)
     summary = {}
     for what in _scored_parts(scored):
         accs = np.array([r[what] for r in runs])
         summary[what] = {"mean": float(accs.mean()), "std": float(accs.std())}
-    parts = {what: float((probs.argmax(1) == scored.y)[mask].mean()) for what, mask in _scored_parts(scored).items()}
-    info.accuracy = {"validation": round(best[0], 4), **{k2: round(v2, 4) for k2, v2 in parts.items()},
-                     "mean_of_repeats": {k2: round(v2["mean"], 4) for k2, v2 in summary.items()},
-                     "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without}
-    info.extra = {"repeat": "mean of all" if ensemble else best_k + 1, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite)}
-    write_metadata(info, path)
-    result = scores(scored.y, probs.argmax(1), LABELS)
+
+    def export(model, name: str, repeat, validation: float) -> dict:
+        """The Keras ``model`` as ``out/NAME.tflite`` with its metadata and distance; what the report says of it."""
+        info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
+        tflite = to_tflite(model, Arch, 128, classes, quantize="int8-weights")
+        path = write_model(tflite, info, out)
+        lite = Model(path)
+        val_probs = info.activity(lite.predict_all(val.X), val_place)
+        info.unknown_threshold = round(choose_threshold(val_probs, val.y), 4)
+        counts = np.bincount(fit.y, minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
+        info.prior = [round(float(c), 5) for c in counts / counts.sum()]
+        check = parity(path, scored.X[:2000], model.predict(scored.X[:2000], verbose=0))
+        check.pop("tflite_probs")
+        probs = info.activity(lite.predict_all(scored.X), scored.placement)
+        parts = {what: float((probs.argmax(1) == scored.y)[mask].mean()) for what, mask in _scored_parts(scored).items()}
+        info.accuracy = {"validation": round(validation, 4), **{k2: round(v2, 4) for k2, v2 in parts.items()},
+                         "mean_of_repeats": {k2: round(v2["mean"], 4) for k2, v2 in summary.items()},
+                         "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without}
+        info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
+                      "augmentation": recipe}
+        write_metadata(info, path)
+        exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
+                    "unknown_threshold": info.unknown_threshold, "parts": parts}
+        exported["distance"] = add_distance(path, hapt_path, motionsense_path, seed=seed, log=log, windows=(fit, val))
+        return exported
+
+    if keep_repeats:  # every repeat as its own file too, to measure them all as the daemon runs them
+        for k, member in enumerate(members):
+            export(member, f"{name}-repeat{k + 1}", k + 1, runs[k]["validation_accuracy"])
+    exported = export(model, name, "mean of all" if ensemble else best_k + 1, best[0])
+    parts, path = exported.pop("parts"), exported["path"]
     report = {"name": name, "arch": "anyone", "epochs": epochs, "repeats": runs, "summary": summary, "selected_repeat": None if ensemble else best_k + 1,
               "selection": "the mean of every repeat's outputs" if ensemble else
               "highest in-set accuracy on validation subjects (HAPT 7 15 26, MotionSense 107 113), placement given",
-              "unknown_threshold": info.unknown_threshold, "exported": {"path": str(path), "bytes": len(tflite), **result, "parity": check},
-              "without": without}
-    report["distance"] = add_distance(path, hapt_path, motionsense_path, seed=seed, log=log, windows=(fit, val))
+              "unknown_threshold": exported["unknown_threshold"], "exported": exported, "without": without}
+    report["distance"] = exported.pop("distance")
     write_report(report, out / f"{name}.report.json")
-    log(f"[{name}] exported {'the mean of every repeat' if ensemble else f'repeat {best_k + 1}'} to {path} ({len(tflite)} bytes); threshold {info.unknown_threshold}; " +
+    log(f"[{name}] exported {'the mean of every repeat' if ensemble else f'repeat {best_k + 1}'} to {path} ({exported['bytes']} bytes); threshold {exported['unknown_threshold']}; " +
         ", ".join(f"{a} {b * 100:.2f}%" for a, b in parts.items()))
     return report
 
@@ -324,8 +341,13 @@ if __name__ == "__main__":
                         help="also scale each window's body motion by a factor in [LO, HI] (an experiment; off by default)")
     parser.add_argument("--spin", action="store_true", help="also turn every window about the screen's normal (an experiment)")
     parser.add_argument("--waist-tilt", type=float, default=WAIST_TILT_DEG, help="how far a waist window is tilted at most, degrees")
+    parser.add_argument("--waist-turns", choices=["none", "quarter", "all"], default=WAIST_TURNS,
+                        help="also turn a waist's phone about its screen's normal (quarter), and screen in or out (all)")
+    parser.add_argument("--width", type=int, default=WIDTH, help="the trunk's width (filters of its first layers)")
+    parser.add_argument("--keep-repeats", action="store_true", help="also export every repeat, as NAME-repeatK")
     parser.add_argument("--ensemble", action="store_true", help="export the mean of every repeat's outputs, not the best repeat")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
-                 waist_tilt=args.waist_tilt, ensemble=args.ensemble)
+                 waist_tilt=args.waist_tilt, ensemble=args.ensemble, waist_turns=args.waist_turns,
+                 width=args.width, keep_repeats=args.keep_repeats)

@@ -69,7 +69,8 @@ class Augment(layers.Layer):
         return {**super().get_config(), "max_deg": self.max_deg, "scale": self.scale}
 
 
-def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_deg: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_deg: float = 30.0,
+                         waist_turns: str = "none") -> tuple[np.ndarray, np.ndarray]:
     """Per window, a way the phone could sit on the body: (M (n, 3, 3), gyro sign (n,)).
 
     Every placement: acceleration negated or not (an iPhone sending Core Motion's signs: a
@@ -80,6 +81,10 @@ def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_de
     phone faces: sitting differs from standing there by a tilt of the pelvis of 15 to 25 degrees,
     forward-backward and sideways, which any flip or mirror of the axes would turn into another
     posture's (tried on the validation subjects: flips took waist SITTING from 98% to 31%).
+
+    ``waist_turns``: "quarter" also turns a waist's phone about its screen's normal by 0, 90, 180 or 270 degrees
+    (a holster upright or sideways, a clip upside down), which keeps gravity's component along the normal, the
+    pelvis's tilt; "all" also turns it screen in or out half the time (180 degrees about its long axis).
 
     A mirror (an odd number of flipped axes; negation is one) turns angular velocity, an axial
     vector, once more as a whole: ``gyro sign`` is -1 for those.
@@ -95,6 +100,14 @@ def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_de
     quarter = pocket & (rng.random(n) < 0.5)
     Q = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     M[quarter] = Q @ M[quarter]
+    if waist_turns != "none":
+        waist = ~pocket
+        if waist_turns == "all":
+            inside = waist & (rng.random(n) < 0.5)
+            M[inside] = np.diag([-1.0, 1.0, -1.0]) @ M[inside]
+        turns = np.where(waist, rng.integers(0, 4, n), 0)
+        for k in (1, 2, 3):
+            M[turns == k] = np.linalg.matrix_power(Q, k) @ M[turns == k]
     axis = rng.normal(size=(n, 3))
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     angle = rng.uniform(-1.0, 1.0, n) * np.deg2rad(max_deg)
@@ -106,9 +119,9 @@ def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_de
 
 
 def augment_placements(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, max_deg: float = 30.0,
-                       scale: float = 0.1) -> np.ndarray:
+                       scale: float = 0.1, waist_turns: str = "none") -> np.ndarray:
     """X (n, window, CHANNELS) with each window turned as ``orientation_matrices`` says and scaled by up to ±``scale``."""
-    M, _ = orientation_matrices(placement, rng, max_deg)
+    M, _ = orientation_matrices(placement, rng, max_deg, waist_turns)
     k = (1 + rng.uniform(-scale, scale, len(X)))[:, None, None].astype(np.float32)
     return turn(X, M) * k
 

@@ -129,7 +129,8 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     try:
         lite = Model(tmp, features_expected=True)
         inset = fit_set.y != LABELS.index(UNKNOWN)
-        X = augment(fit_set.X[inset].copy(), fit_set.placement[inset], np.random.default_rng(seed))
+        recipe = (model.info.extra or {}).get("augmentation") or {}  # the turns the model was trained with
+        X = augment(fit_set.X[inset].copy(), fit_set.placement[inset], np.random.default_rng(seed), **recipe)
         stats = fit(features_of(lite, X), fit_set.y[inset], list(LABELS))
         model.info.distance = to_metadata(stats, 0.0, rate)
         model.info.validate(str(path))
