@@ -1,5 +1,6 @@
 """A tiny training run of each seed architecture, its export, and the parity check (needs the train extra)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,23 @@ def test_a_distance_tells_a_window_far_from_every_activity():
     info.validate("t")
     probes = np.array([[0.5, 0, 0, 0], [21, 2, 0, 0], [10, 0, 0, 10], [0, 0, 12, 0], [4.5, 0, 0, 0]])  # the last: far only for a tight cloud
     assert info.far(probes).tolist() == [False, False, True, True, True]
+
+
+@pytest.mark.parametrize("augmentation", [{"waist_turns": "sideways"}, {"tilt": 3}, ["none"]])
+def test_the_distance_command_refuses_a_recipe_it_does_not_know_in_one_line(augmentation, tmp_path):
+    """The distance is measured on windows turned as the model was trained; metadata naming another recipe is refused
+    before any data is read (the data paths here do not exist), in one line and a non-zero exit."""
+    import shutil
+    import subprocess
+    import sys
+
+    from harstream.core.model import metadata_path
+
+    path = shutil.copy(Path(__file__).parents[1] / "models" / "anywhere.tflite", tmp_path / "m.tflite")
+    meta = json.loads(metadata_path(Path(__file__).parents[1] / "models" / "anywhere.tflite").read_text())
+    meta["extra"] = {**meta.get("extra", {}), "augmentation": augmentation}
+    metadata_path(path).write_text(json.dumps(meta))
+    done = subprocess.run([sys.executable, "-m", "harstream.training.distance", str(path), "--hapt", "nowhere.zip",
+                           "--motionsense", "nowhere.zip"], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "augmentation" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -89,6 +89,8 @@ def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_de
     A mirror (an odd number of flipped axes; negation is one) turns angular velocity, an axial
     vector, once more as a whole: ``gyro sign`` is -1 for those.
     """
+    if waist_turns not in ("none", "quarter", "all"):
+        raise ValueError(f"waist turns must be none, quarter or all, not {waist_turns!r}")
     n = len(placement)
     pocket = placement == 1
     negate = np.where(rng.random(n) < 0.5, -1.0, 1.0)

@@ -122,6 +122,10 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     model = Model(path)
     if model.info.distance:
         raise ValueError(f"{path}: has a distance already")
+    recipe = (model.info.extra or {}).get("augmentation") or {}  # the turns the model was trained with
+    if not isinstance(recipe, dict) or not set(recipe) <= {"intensity", "spin", "waist_tilt", "waist_turns"} \
+            or recipe.get("waist_turns", "none") not in ("none", "quarter", "all"):
+        raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed)[:2]
     tmp = path.with_suffix(".tmp.tflite")
     with_features(path, tmp)
@@ -129,7 +133,6 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     try:
         lite = Model(tmp, features_expected=True)
         inset = fit_set.y != LABELS.index(UNKNOWN)
-        recipe = (model.info.extra or {}).get("augmentation") or {}  # the turns the model was trained with
         X = augment(fit_set.X[inset].copy(), fit_set.placement[inset], np.random.default_rng(seed), **recipe)
         stats = fit(features_of(lite, X), fit_set.y[inset], list(LABELS))
         model.info.distance = to_metadata(stats, 0.0, rate)
@@ -162,4 +165,7 @@ if __name__ == "__main__":
     parser.add_argument("--motionsense", default="../shared/data/motionsense-pocket.zip")
     parser.add_argument("--rate", type=float, default=RATE, help="the share of in-set validation windows let be far")
     args = parser.parse_args()
-    add_distance(args.model, args.hapt, args.motionsense, args.rate, log=lambda m: print(m, file=sys.stderr))
+    try:
+        add_distance(args.model, args.hapt, args.motionsense, args.rate, log=lambda m: print(m, file=sys.stderr))
+    except (ValueError, OSError) as error:  # a bad model or data file: one line, not a traceback
+        sys.exit(f"harstream.training.distance: {error}")
