@@ -238,7 +238,8 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         keras.utils.set_random_seed(seed + k)
         rng = np.random.default_rng(seed + k)
         model = build_anyone(128, len(CHANNELS), classes, width=width)
-        sample = augment(fit.X[rng.choice(len(fit), min(20000, len(fit)), replace=False)].copy(), np.zeros(20000, int)[:min(20000, len(fit))], rng)
+        pick = rng.choice(len(fit), min(20000, len(fit)), replace=False)
+        sample = augment(fit.X[pick].copy(), np.zeros(len(pick), int), rng, **recipe)  # the inputs' scale, as trained on
         model.get_layer("normalize").adapt(np.asarray(GravityFrame()(sample)))
         steps = epochs * int(np.ceil(len(fit) / 128))
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
