@@ -1,6 +1,6 @@
 """Can a phone at rest on a table be told from a person holding still?  How much a window moves, per class.
 
-    python -m benchmarks.stillness [--hapt PATH] [--motionsense PATH] [--white]
+    python -m benchmarks.stillness [--hapt PATH] [--motionsense PATH] [--white | --upright]
 
 For every whole 128-sample window of SITTING, STANDING and LAYING (HAPT on the
 waist, MotionSense in the pocket; the scored subjects are left out), and for the made-up out-of-set
@@ -13,6 +13,10 @@ white, where a body's least motion (breathing, pulse, sway) lies below a few her
 the acceleration's and of the rotation's power above 8 Hz (white noise: about 0.68 with the Hann window used),
 on the raw readings and on the daemon's preprocessed body channels (after its 3-sample median and 20 Hz
 low-pass), and how many windows pass a threshold on both at once.
+
+With ``--upright``, a reference the device could give itself: how far each still window's gravity lies from the
+gravity while the same person walked with the same phone (a belt's standing is near it, sitting and lying not,
+whichever way the phone is worn).
 """
 from __future__ import annotations
 
@@ -48,24 +52,51 @@ def whiteness(raw: np.ndarray, processed: np.ndarray) -> tuple[float, float, flo
     return (high_share(raw[:, :3]), high_share(raw[:, 3:]), high_share(processed[:, 3:6]), high_share(processed[:, 6:9]))
 
 
-def whole_windows(recordings, keep=STATIC, measure=None) -> dict[str, list[tuple]]:
-    """Per class, ``measure(raw, preprocessed)`` of every whole window inside it (default: its spread)."""
+def whole_windows(recordings, keep=STATIC, measure=None, preprocessed: bool = False) -> dict[str, list[tuple]]:
+    """Per class, ``measure(raw, preprocessed)`` of every whole window inside it (default: its spread); the
+    preprocessed rows (the daemon's channels) only if ``preprocessed``, else None."""
     measure = measure or (lambda raw, _: spread(raw))
     out: dict[str, list] = {}
-    for r in recordings:
-        rec = r if isinstance(r, Recording) else Recording.from_dataset(r)
-        processed = Preprocessor(50.0).process(rec.raw)
+    for rec in recordings:
+        processed = Preprocessor(50.0).process(rec.raw) if preprocessed else None
         for k in range(len(rec.raw) // 64 - 1):
             labels = rec.labels[k * 64:k * 64 + 128]
             if labels[0] in keep and (labels == labels[0]).all():
-                out.setdefault(labels[0], []).append(measure(rec.raw[k * 64:k * 64 + 128], processed[k * 64:k * 64 + 128]))
+                out.setdefault(labels[0], []).append(measure(rec.raw[k * 64:k * 64 + 128],
+                                                             None if processed is None else processed[k * 64:k * 64 + 128]))
     return out
 
 
+def _degrees(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))))
+
+
+def upright_report(sets: dict) -> None:
+    """How far each still window's gravity lies from the device's own upright: gravity's mean direction (phone
+    frame) while the same person walked with the same phone (HAPT: the same recording; MotionSense, whose trials
+    are recordings of one activity each: the subject's walking trials)."""
+    print("| windows of | n | degrees from the walking gravity: 5th / 50th / 95th percentile |\n|---|---|---|")
+    for name, records in sets.items():
+        pairs = [(r.subject if r.dataset == "motionsense" else r.name, Recording.from_dataset(r)) for r in records]
+        walking: dict = {}
+        for key, rec in pairs:
+            walking.setdefault(key, []).append(Preprocessor(50.0).process(rec.raw)[rec.labels == "WALKING", 9:12])
+        reference = {key: np.concatenate(parts).mean(axis=0) for key, parts in walking.items() if sum(map(len, parts))}
+        angles: dict = {}
+        for key, rec in pairs:
+            if key in reference:
+                degrees = lambda raw, p, ref=reference[key]: _degrees(p[:, 9:12].mean(axis=0), ref)  # noqa: E731
+                for label, v in whole_windows([rec], measure=degrees, preprocessed=True).items():
+                    angles.setdefault(label, []).extend(v)
+        for label, v in sorted(angles.items()):
+            print(f"| {name}: {label} | {len(v)} | " + " / ".join(f"{x:.1f}" for x in np.percentile(v, [5, 50, 95])) + " |", flush=True)
+
+
 def white_report(sets: dict, made: dict) -> None:
-    rows = [(f"{name}: {label}", np.array(v)) for name, recordings in sets.items()
-            for label, v in sorted(whole_windows(recordings, measure=whiteness).items())]
-    rows += [(f"made up: {family}", np.array(whole_windows(recs, keep=("",), measure=whiteness)[""])) for family, recs in made.items()]
+    rows = [(f"{name}: {label}", np.array(v)) for name, records in sets.items()
+            for label, v in sorted(whole_windows(map(Recording.from_dataset, records), measure=whiteness, preprocessed=True).items())]
+    rows += [(f"made up: {family}", np.array(whole_windows(recs, keep=("",), measure=whiteness, preprocessed=True)[""]))
+             for family, recs in made.items()]
     print("| windows of | n | raw: acceleration / rotation above 8 Hz, 99th percentile (1st for made up) | "
           "preprocessed: same | raw: both above 0.55 / 0.58 / 0.6 |\n|---|---|---|---|---|")
     for name, a in rows:
@@ -80,15 +111,19 @@ def main(argv=None) -> list[tuple]:
     parser.add_argument("--hapt", type=Path, default=SHARED / "hapt-rawdata.zip")
     parser.add_argument("--motionsense", type=Path, default=SHARED / "motionsense-pocket.zip")
     parser.add_argument("--white", action="store_true", help="how white each window's readings are, raw and preprocessed")
+    parser.add_argument("--upright", action="store_true", help="how far each still window lies from the walking gravity")
     args = parser.parse_args(argv)
     sets = {"HAPT, subjects other than the test ones, waist": [r for r in read_hapt(args.hapt) if r.subject not in TEST_SUBJECTS],
             "MotionSense, subjects other than the scored ones, pocket": [r for r in read_motionsense(args.motionsense) if r.subject not in POCKET_SCORED]}
     if args.white:
         white_report(sets, {family: made_up(family, count=6, seed=777) for family in ("table",)})
         return []
+    if args.upright:
+        upright_report(sets)
+        return []
     rows = []
-    for name, recordings in sets.items():
-        for label, values in sorted(whole_windows(recordings).items()):
+    for name, records in sets.items():
+        for label, values in sorted(whole_windows(map(Recording.from_dataset, records)).items()):
             rows.append((f"{name}: {label}", np.array(values)))
     for family in ("table", "vehicle", "bag"):
         values = [spread(r.raw[k * 64:k * 64 + 128]) for r in made_up(family) for k in range(len(r.raw) // 64 - 1)]

@@ -104,7 +104,7 @@ def test_a_waist_turned_about_its_screen_keeps_the_pelvis_tilt(turns, ways):
     along it (the pelvis's tilt back when seated) as it was; "all" also turns the screen to face the body."""
     from harstream.training.archs import orientation_matrices
 
-    M, gyro_sign = orientation_matrices(np.zeros(2000, int), np.random.default_rng(1), max_deg=0, waist_turns=turns)
+    M, _ = orientation_matrices(np.zeros(2000, int), np.random.default_rng(1), max_deg=0, waist_turns=turns)
     assert np.allclose(M @ M.transpose(0, 2, 1), np.eye(3), atol=1e-6)
     assert len({tuple(np.round(m).astype(int).ravel()) for m in M}) == ways  # each with and without the iPhone's negation
     sitting = np.array([0.9, 0.24, 0.36])

@@ -42,7 +42,10 @@ LOW_RATES = (20.0, 30.0)
 #: pelvic tilt of 15 to 25 degrees: 30 degrees took waist STANDING recall to 52% on the validation subjects.
 WAIST_TILT_DEG = 12.0
 WIDTH = 48  # archs.build_anyone's first layers' filters (the last two have twice as many)
-WAIST_TURNS = "none"  # archs.orientation_matrices: how a waist's phone may be turned besides its tilt
+#: How a waist's phone may be turned besides its tilt (``archs.orientation_matrices``), and the default.  Here, not
+#: in archs, so that reading a model's recipe needs no TensorFlow.
+WAIST_TURN_CHOICES = ("none", "quarter", "all")
+WAIST_TURNS = "none"
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
 
@@ -277,6 +280,9 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         accs = np.array([r[what] for r in runs])
         summary[what] = {"mean": float(accs.mean()), "std": float(accs.std())}
 
+    counts = np.bincount(fit.y, minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
+    prior = [round(float(c), 5) for c in counts / counts.sum()]
+
     def export(model, name: str, repeat, validation: float) -> dict:
         """The Keras ``model`` as ``out/NAME.tflite`` with its metadata and distance; what the report says of it."""
         info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
@@ -285,8 +291,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         lite = Model(path)
         val_probs = info.activity(lite.predict_all(val.X), val_place)
         info.unknown_threshold = round(choose_threshold(val_probs, val.y), 4)
-        counts = np.bincount(fit.y, minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
-        info.prior = [round(float(c), 5) for c in counts / counts.sum()]
+        info.prior = prior
         check = parity(path, scored.X[:2000], model.predict(scored.X[:2000], verbose=0))
         check.pop("tflite_probs")
         probs = info.activity(lite.predict_all(scored.X), scored.placement)
@@ -342,7 +347,7 @@ if __name__ == "__main__":
                         help="also scale each window's body motion by a factor in [LO, HI] (an experiment; off by default)")
     parser.add_argument("--spin", action="store_true", help="also turn every window about the screen's normal (an experiment)")
     parser.add_argument("--waist-tilt", type=float, default=WAIST_TILT_DEG, help="how far a waist window is tilted at most, degrees")
-    parser.add_argument("--waist-turns", choices=["none", "quarter", "all"], default=WAIST_TURNS,
+    parser.add_argument("--waist-turns", choices=WAIST_TURN_CHOICES, default=WAIST_TURNS,
                         help="also turn a waist's phone about its screen's normal (quarter), and screen in or out (all)")
     parser.add_argument("--width", type=int, default=WIDTH, help="the trunk's width (filters of its first layers)")
     parser.add_argument("--keep-repeats", action="store_true", help="also export every repeat, as NAME-repeatK")

@@ -12,6 +12,7 @@ from typing import Callable
 import keras
 import numpy as np
 from harstream.core.preprocess import CHANNELS, UCI_CHANNELS, turn
+from harstream.training.anyone import WAIST_TURN_CHOICES
 from keras import layers, ops
 
 
@@ -89,8 +90,8 @@ def orientation_matrices(placement: np.ndarray, rng: np.random.Generator, max_de
     A mirror (an odd number of flipped axes; negation is one) turns angular velocity, an axial
     vector, once more as a whole: ``gyro sign`` is -1 for those.
     """
-    if waist_turns not in ("none", "quarter", "all"):
-        raise ValueError(f"waist turns must be none, quarter or all, not {waist_turns!r}")
+    if waist_turns not in WAIST_TURN_CHOICES:
+        raise ValueError(f"waist turns must be one of {', '.join(WAIST_TURN_CHOICES)}, not {waist_turns!r}")
     n = len(placement)
     pocket = placement == 1
     negate = np.where(rng.random(n) < 0.5, -1.0, 1.0)

@@ -115,7 +115,9 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     validation) window sets, if loaded already."""
     from pathlib import Path
 
-    from .anyone import LABELS, augment, load
+    import inspect
+
+    from .anyone import LABELS, WAIST_TURN_CHOICES, augment, load
     from .export import write_metadata
 
     path = Path(path)
@@ -123,8 +125,8 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     if model.info.distance:
         raise ValueError(f"{path}: has a distance already")
     recipe = (model.info.extra or {}).get("augmentation") or {}  # the turns the model was trained with
-    if not isinstance(recipe, dict) or not set(recipe) <= {"intensity", "spin", "waist_tilt", "waist_turns"} \
-            or recipe.get("waist_turns", "none") not in ("none", "quarter", "all"):
+    settings = set(inspect.signature(augment).parameters) - {"X", "placement", "rng"}
+    if not isinstance(recipe, dict) or not set(recipe) <= settings or recipe.get("waist_turns", "none") not in WAIST_TURN_CHOICES:
         raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed)[:2]
     tmp = path.with_suffix(".tmp.tflite")
