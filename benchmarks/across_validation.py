@@ -3,9 +3,12 @@ phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (1
 pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
 the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
-    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings]
+    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright]
 
-``--mountings`` also streams every recording worn turned each way of ``generalisation.MOUNTINGS``.
+``--mountings`` also streams every recording worn turned each way of ``generalisation.MOUNTINGS``; ``--day`` streams
+each subject's recordings one after another through one device (``generalisation.one_day``), not each alone, and
+scores the day's later recordings alone too (the device has walked before them); ``--no-upright`` reads the models
+as if their metadata named no ``upright`` (a device worn turned is never turned back).
 """
 from __future__ import annotations
 
@@ -18,18 +21,21 @@ import numpy as np
 from harstream.core import Recognizer
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
+from harstream.core.windows import DeviceStream
 from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import VALIDATION_SUBJECTS
 from harstream.training.anyone import MOTIONSENSE_VALIDATION
 
-from .generalisation import MOUNTINGS, mounted
+from .generalisation import MOUNTINGS, mounted, one_day
 
 
-def score(model: Model, recordings: list[Recording], placement: str) -> tuple[Counter, Counter]:
-    """(truth, label) counts of every window inside one activity (transitions left out), and windows per truth."""
+def score(model: Model, recordings: list[Recording], placement: str, skip: list[int] | None = None) -> tuple[Counter, Counter]:
+    """(truth, label) counts of every window inside one activity (transitions left out), and windows per truth;
+    ``skip``: how many of each recording's first windows to leave out of the counts (streamed all the same)."""
     pairs = Counter()
-    for rec in recordings:
-        for label in Recognizer(model, placement_for=lambda device: placement).feed("x", rec.t, rec.raw):
+    for k, rec in enumerate(recordings):
+        labels = Recognizer(model, placement_for=lambda device: placement).feed("x", rec.t, rec.raw)
+        for label in labels[skip[k] if skip else 0:]:
             truth = window_truth(rec, label.start, label.end)
             if truth and "_TO_" not in truth:
                 pairs[(truth, label.activity)] += 1
@@ -55,18 +61,37 @@ def main(argv=None) -> None:
     parser.add_argument("--motionsense", type=Path, default=Path("../shared/data/motionsense-pocket.zip"))
     parser.add_argument("--pocket", action="store_true", help="also stream MotionSense's validation subjects")
     parser.add_argument("--mountings", action="store_true", help="also stream the recordings worn turned other ways")
+    parser.add_argument("--day", action="store_true", help="each subject's recordings through one device, in the order recorded")
+    parser.add_argument("--no-upright", action="store_true", help="never turn a device back to how the model's walkers wore theirs")
     parser.add_argument("--placement", choices=["auto", "given"], default="auto", help="inferred per device, or the truth given")
     args = parser.parse_args(argv)
-    sets = [("waist", [Recording.from_dataset(r) for r in read_hapt(args.hapt, subjects=set(VALIDATION_SUBJECTS))])]
+    def recordings(read):
+        """The recordings, or with ``--day`` each subject's as one, and how many windows its first recording gives."""
+        if not args.day:
+            return [Recording.from_dataset(r) for r in read], None
+        subjects = {}
+        for r in read:
+            subjects.setdefault(r.subject, []).append(Recording.from_dataset(r))
+        return ([one_day(recs) for recs in subjects.values()],
+                [sum(1 for _ in DeviceStream().push(recs[0].t, recs[0].raw)) for recs in subjects.values()])
+
+    sets = [("waist", *recordings(read_hapt(args.hapt, subjects=set(VALIDATION_SUBJECTS))))]
     if args.pocket:
-        sets.append(("pocket", [Recording.from_dataset(r) for r in read_motionsense(args.motionsense, subjects=set(MOTIONSENSE_VALIDATION))]))
+        sets.append(("pocket", *recordings(read_motionsense(args.motionsense, subjects=set(MOTIONSENSE_VALIDATION)))))
     turns = {"as recorded": np.eye(3), **(MOUNTINGS if args.mountings else {})}
     for path in args.models:
         model = Model(path)
-        for where, recordings in sets:
+        if args.no_upright:
+            model.info.upright = {}
+        for where, recs, first in sets:
             for turn, R in turns.items():
-                pairs, of = score(model, [mounted(r, R) for r in recordings], where if args.placement == "given" else "auto")
-                print(report(f"{path} ({where}, {turn}, placement {args.placement})", pairs, of), flush=True)
+                turned = [mounted(r, R) for r in recs]
+                place = where if args.placement == "given" else "auto"
+                print(report(f"{path} ({where}, {turn}, placement {args.placement}{', the day' if first else ''})",
+                             *score(model, turned, place)), flush=True)
+                if first:
+                    print(report(f"{path} ({where}, {turn}, placement {args.placement}, the day's later recordings)",
+                                 *score(model, turned, place, first)), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ subjects (waist) and MotionSense's scored subjects 2, 5, 11, 16 (pocket); no cho
   (``harstream.datasets.synthetic``; the ``bag`` family is never trained on).
 * **Time**: streaming accuracy with the time filter and without, and how many windows a change of
   activity takes to show.
+* **All day**: each scored subject's recordings through one device, worn each way: what a device learns
+  from its own walking (``harstream.core.upright``) shows after its first walk.
 
-    python -m benchmarks.generalisation [--models anyone anywhere] [--out docs/generalisation.md]
+    python -m benchmarks.generalisation [--models anyone anywhere] [--out docs/generalisation.md] [--no-upright]
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from harstream.core import Recognizer
 from harstream.core.activities import ACTIVITIES, RUNNING, UNKNOWN
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
+from harstream.core.windows import DeviceStream
 from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense, synthetic
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
 
@@ -109,6 +112,17 @@ def mounted(rec: Recording, R: np.ndarray) -> Recording:
     sideways, a clip upside down, the screen against the body."""
     raw = np.hstack([rec.raw[:, :3] @ R.T, rec.raw[:, 3:] @ R.T])
     return Recording(rec.t, raw, rec.labels, rec.name)
+
+
+def one_day(recordings: list[Recording], gap_s: float = 60.0) -> Recording:
+    """One subject's recordings one after another, ``gap_s`` apart, as one device worn all day would send them: its
+    windows restart after each gap, but what the device learnt (its placement, how it is worn) carries on."""
+    t, start = [], 0.0
+    for rec in recordings:
+        t.append(rec.t - rec.t[0] + start)
+        start = t[-1][-1] + gap_s
+    return Recording(np.concatenate(t), np.concatenate([r.raw for r in recordings]),
+                     np.concatenate([r.labels for r in recordings]), "+".join(r.name for r in recordings))
 
 
 def shifts(rng_seed: int = 0) -> dict:
@@ -203,7 +217,23 @@ def made_up(family: str, count: int = 20, seconds: float = 40.0, seed: int = 123
 
 # ---- the report -------------------------------------------------------------------------------------
 
-def evaluate(model: Model, waist: list[Recording], pocket: list[Recording], jogging: list[Recording], quick: bool = False) -> dict:
+def worn_all_day(model: Model, days: list[list[Recording]]) -> dict:
+    """Per mounting, the accuracy over each subject's recordings as one day (``one_day``), and over its later ones."""
+    labels = [a for a in model.info.labels if a != UNKNOWN]
+    out = {}
+    for name, R in {"as recorded": np.eye(3), **MOUNTINGS}.items():
+        whole, later = [], []
+        for recs in days:
+            pairs = stream(model, [one_day([mounted(r, R) for r in recs])])[0]
+            whole.append(pairs)
+            first = sum(1 for _ in DeviceStream().push(recs[0].t, recs[0].raw))  # the first recording's windows
+            later.append(pairs[first:])
+        out[name] = {"day": score(whole, labels)["accuracy"], "later": score(later, labels)["accuracy"]}
+    return out
+
+
+def evaluate(model: Model, waist: list[Recording], pocket: list[Recording], jogging: list[Recording], quick: bool = False,
+             days: dict | None = None) -> dict:
     labels = [a for a in model.info.labels if a != UNKNOWN]
     result = {"model": model.name, "labels": list(model.info.labels), "shifts": {}}
     for name, shift in shifts().items():
@@ -219,6 +249,8 @@ def evaluate(model: Model, waist: list[Recording], pocket: list[Recording], jogg
                                        "change_delays": changes(w, labels) + changes(p, labels)}
     result["jogging"] = share(stream(model, jogging), labels)
     result["made_up"] = {family: share(stream(model, made_up(family)), labels) for family in synthetic.FAMILIES}
+    if days:
+        result["all_day"] = {where: worn_all_day(model, subjects) for where, subjects in days.items()}
     return result
 
 
@@ -270,8 +302,33 @@ def markdown(results: list[dict], seconds: float) -> str:
             seen = "never trained on" if family in synthetic.HELD_OUT_FAMILIES else "family trained on, other draws"
             lines.append(f"| {r['model']} | made up: {family} ({seen}) | {s['windows']} | {_pct(s['as_one_of_the_six'])} | "
                          f"{_pct(s['running'])} | {_pct(s['unknown'])} |")
+    if all("all_day" in r for r in results):
+        lines += ["", "## Worn another way, all day", "",
+                  "Each scored subject's recordings through one device, a minute apart, in the order recorded (HAPT's two; MotionSense's",
+                  "trials but jogging), worn each way of the shifts above: accuracy over the day / over its later recordings alone (the",
+                  "device walked in the first; HAPT's still postures come before its walking). A model with `upright` in its metadata",
+                  "reads a device that walked turned back if worn turned 30 to 135 degrees about the screen's normal, and a still",
+                  "window lying as the device did while walking as an upright wearer, the phone where it was (harstream/core/upright.py).", "",
+                  "| worn | " + " | ".join(f"{n}: waist | {n}: pocket" for n in names) + " |",
+                  "|---|" + "---|---|" * len(names)]
+        for worn in results[0]["all_day"]["waist"]:
+            cells = [f"{_pct(r['all_day'][where][worn]['day'])} / {_pct(r['all_day'][where][worn]['later'])}"
+                     for r in results for where in ("waist", "pocket")]
+            lines.append(f"| {worn} | " + " | ".join(cells) + " |")
     lines += ["", f"Run in {seconds:.0f} s.", ""]
     return "\n".join(lines)
+
+
+def days(hapt: Path, motionsense: Path) -> dict[str, list[list[Recording]]]:
+    """Per placement, the scored subjects' recordings grouped by subject in the order recorded: HAPT's two on the
+    waist, MotionSense's trials in the pocket (jogging left out, as from the pocket's other rows)."""
+    out: dict[str, dict[int, list[Recording]]] = {"waist": {}, "pocket": {}}
+    for r in read_hapt(hapt, subjects=set(TEST_SUBJECTS)):
+        out["waist"].setdefault(r.subject, []).append(Recording.from_dataset(r))
+    for r in read_motionsense(motionsense, subjects=set(POCKET_SCORED)):
+        if not r.title.startswith("jog"):
+            out["pocket"].setdefault(r.subject, []).append(Recording.from_dataset(r))
+    return {where: list(subjects.values()) for where, subjects in out.items()}
 
 
 def recordings(hapt: Path, motionsense: Path):
@@ -294,14 +351,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--motionsense", type=Path, default=SHARED / "motionsense-pocket.zip")
     parser.add_argument("--out", type=Path, default=Path("docs/generalisation.md"))
     parser.add_argument("--quick", action="store_true", help="three shifts only")
+    parser.add_argument("--no-upright", action="store_true", help="read the models as if their metadata named no upright")
     args = parser.parse_args(argv)
     t0 = time.time()
     waist, pocket, jogging = recordings(args.hapt, args.motionsense)
+    all_day = None if args.quick else days(args.hapt, args.motionsense)
     results = []
     for name in args.models:
         model = Model(resolve_model(name))
+        if args.no_upright:
+            model.info.upright = {}
         print(f"{model.name} ...", flush=True)
-        results.append(evaluate(model, waist, pocket, jogging, args.quick))
+        results.append(evaluate(model, waist, pocket, jogging, args.quick, all_day))
     for name in args.across:
         try:
             model = Model(resolve_model(name))

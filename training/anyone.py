@@ -218,6 +218,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
 
     from .archs import GravityFrame, build_anyone, placement_loss
     from .distance import add_distance
+    from .upright import add_upright
     from .export import parity, to_tflite, write_metadata, write_model
     from .report import write_report
 
@@ -305,6 +306,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}
         exported["distance"] = add_distance(path, hapt_path, motionsense_path, seed=seed, log=log, windows=(fit, val))
+        exported["upright"] = add_upright(path, hapt_path, log=log)
         return exported
 
     if keep_repeats:  # every repeat as its own file too, to measure them all as the daemon runs them
@@ -316,7 +318,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
               "selection": "the mean of every repeat's outputs" if ensemble else
               "highest in-set accuracy on validation subjects (HAPT 7 15 26, MotionSense 107 113), placement given",
               "unknown_threshold": exported["unknown_threshold"], "exported": exported, "without": without}
-    report["distance"] = exported.pop("distance")
+    report["distance"], report["upright"] = exported.pop("distance"), exported.pop("upright")
     write_report(report, out / f"{name}.report.json")
     log(f"[{name}] exported {'the mean of every repeat' if ensemble else f'repeat {best_k + 1}'} to {path} ({exported['bytes']} bytes); threshold {exported['unknown_threshold']}; " +
         ", ".join(f"{a} {b * 100:.2f}%" for a, b in parts.items()))

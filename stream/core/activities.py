@@ -11,6 +11,8 @@ RUNNING = "RUNNING"
 UNKNOWN = "UNKNOWN"
 #: Every activity a model can be trained to label: the six, then RUNNING.  Class index k of a window set.
 TRAINABLE = ACTIVITIES + (RUNNING,)
+#: The activities in which a person is upright and on the move.
+GAITS = ACTIVITIES[:3] + (RUNNING,)
 #: Every label the daemon can publish.
 ALL_LABELS = TRAINABLE + (UNKNOWN,)
 #: HAPT's activity ids 1..12 by name: the six activities, then the postural transitions.

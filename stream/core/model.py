@@ -60,6 +60,10 @@ class ModelInfo:
     # unlike anything the model learnt, hence UNKNOWN (``labels``, ``means``, ``whitening``, ``scales``,
     # ``threshold``; training/distance.py).
     distance: dict = field(default_factory=dict)
+    # How the model's walkers wore their phones: gravity's direction in the phone's frame while they walked,
+    # per placement (a unit vector).  A device worn turned about its screen's normal from it is read turned
+    # back once it has walked (upright.py); a placement not named here is never turned.
+    upright: dict = field(default_factory=dict)
 
     @property
     def outputs(self) -> int:
@@ -139,6 +143,8 @@ class ModelInfo:
             problems.append(f"placements {self.placements!r} must be distinct names out of {', '.join(PLACEMENTS)}")
         if self.distance:
             problems += _distance_problems(self.distance, self.labels)
+        if self.upright:
+            problems += _upright_problems(self.upright, self.placements)
         if problems:
             raise ModelError(f"{where}: " + "; ".join(problems))
 
@@ -154,6 +160,18 @@ def _distance_problems(distance: dict, labels: list) -> list[str]:
             raise ValueError("not finite")
     except (KeyError, TypeError, ValueError) as exc:
         return [f"distance must hold labels, means (k, d), whitening (d, d), scales (k) > 0 and a threshold >= 0 ({exc})"]
+    return []
+
+
+def _upright_problems(upright, placements: list) -> list[str]:
+    try:
+        vectors = {p: np.asarray(v, dtype=np.float64) for p, v in upright.items()}
+        if not set(vectors) <= set(placements):
+            raise ValueError(f"placements {sorted(set(vectors) - set(placements))} are not the model's")
+        if any(v.shape != (3,) or not np.isfinite(v).all() or abs(np.linalg.norm(v) - 1.0) > 0.01 for v in vectors.values()):
+            raise ValueError("not unit vectors of three numbers")
+    except (AttributeError, TypeError, ValueError) as exc:
+        return [f"upright must give each of the model's placements a unit vector [x, y, z] ({exc})"]
     return []
 
 

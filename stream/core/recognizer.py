@@ -23,10 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import preprocess
-from .activities import UNKNOWN
+from .activities import GAITS, UNKNOWN
 from .placement import AUTO, PlacementBelief
 from .timefilter import TURN_DEG, ActivityFilter
+from .upright import Upright
 from .windows import MAX_GAP_S, DeviceStream, Window
+
+
+#: A window counts as walking, for learning how its device is worn, when its gaits are this likely together.
+GAIT_SURE = 0.8
 
 
 @dataclass
@@ -61,7 +66,9 @@ class Recognizer:
     ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
     ``"waist"``/``"pocket"``.  A window's placement comes from the windows up to and
     including it, in order, so a device's labels do not depend on how its windows
-    were batched.
+    were batched.  A model that knows how its walkers wore their phones (``upright`` in its metadata) has the
+    windows of a device that walks turned from that (a belt phone upright in a holster) read turned back
+    (:class:`~.upright.Upright`).
     """
 
     model: object
@@ -78,6 +85,8 @@ class Recognizer:
         self._history: dict[str, deque] = {}
         self._placement: dict[str, PlacementBelief] = {}
         self._filters: dict[str, ActivityFilter] = {}
+        self._upright: dict[str, Upright] = {}
+        self._gait_mask = np.array([float(label in GAITS) for label in info.labels])
         self.labels = list(info.labels) + ([UNKNOWN] if getattr(info, "unknown_threshold", 0.0) and UNKNOWN not in info.labels else [])
 
     def placement(self, device: str) -> PlacementBelief:
@@ -95,14 +104,23 @@ class Recognizer:
                                                        turn_deg=self.turn_deg)
         return f
 
+    def upright(self, device: str) -> Upright:
+        """How the device is worn, learnt from its walking (upright.py)."""
+        u = self._upright.get(device)
+        if u is None:
+            u = self._upright[device] = Upright(getattr(self.model.info, "upright", None) or {})
+        return u
+
     def carried(self, device: str) -> dict:
-        """What the device's labels carry from window to window (its placement belief and time filter),
-        for another process that takes the device over; ``restore`` puts it back."""
-        return {"placement": self.placement(device).log_odds, "filter": self.timeline(device).state()}
+        """What the device's labels carry from window to window (its placement belief, time filter and how it
+        is worn), for another process that takes the device over; ``restore`` puts it back."""
+        return {"placement": self.placement(device).log_odds, "filter": self.timeline(device).state(),
+                "upright": self.upright(device).state()}
 
     def restore(self, device: str, carried: dict) -> None:
         self.placement(device).log_odds = float(carried.get("placement", 0.0))
         self.timeline(device).restore(carried.get("filter") or {})
+        self.upright(device).restore(carried.get("upright") or {})
 
     def stream(self, device: str) -> DeviceStream:
         s = self.devices.get(device)
@@ -121,6 +139,7 @@ class Recognizer:
         self._history.pop(device, None)
         self._placement.pop(device, None)
         self._filters.pop(device, None)
+        self._upright.pop(device, None)
 
     def classify(self, windows: list[Window]) -> list[Label]:
         if not windows:
@@ -134,17 +153,21 @@ class Recognizer:
         if getattr(info, "distance", None):
             answer, features = self.model.predict_all(X, features=True)
             far = info.far(features).tolist()
+        upright = bool(info.placements and getattr(info, "upright", None))
+        moved = None  # how far each phone turned: a still posture changes only with a turn; a still wearer stands
+        if upright or (self.stay > 0.0 and self.turn_deg is not None):
+            moved = preprocess.gravity_turn(data)
         if info.placements:
             activity, placement = info.split(self.model.predict_all(X) if answer is None else answer)
+            if upright:
+                activity, placement, far = self._as_worn_in_training(windows, data, moved, activity, placement, far)
             where = [self.placement(w.device).update(p) for w, p in zip(windows, placement)]  # in order, per device
             rows = [1 + info.placements.index(p) if p in info.placements else 0 for p in where]
             probs = activity[np.arange(len(windows)), rows]
         else:
             probs, where = (self.model.predict(X) if answer is None else info.activity(answer)), [None] * len(windows)
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
-        turns = [None] * len(windows)
-        if self.stay > 0.0 and self.turn_deg is not None:  # how far each phone turned: a still posture changes only with a turn
-            turns = preprocess.gravity_turn(data).tolist()
+        turns = moved.tolist() if self.stay > 0.0 and self.turn_deg is not None else [None] * len(windows)
         out = []
         for w, p, place, turned, strange in zip(windows, probs, where, turns, far):
             if self.smoothing > 1:
@@ -158,6 +181,64 @@ class Recognizer:
             out.append(Label(w.device, w.seq, w.start, w.end, activity, float(p[k]),
                              {name: float(v) for name, v in zip(labels, p)}, self.model.name, place))
         return out
+
+    def _as_worn_in_training(self, windows, data, moved, activity, placement, far):
+        """The model's readings (activity per placement row, placement, far) as a device's own walking tells how it
+        is worn (upright.py): the windows of a device worn turned from how the model's walkers wore theirs read again
+        turned back, and a still window of a wearer upright as when walking taken to say the phone is where it was
+        then.  Each window is read by what its device learnt from the windows before it, in two passes (the turn
+        from the windows as they look, which way is up from them as they are finally read), so a device's labels
+        do not depend on how its windows were batched."""
+        info = self.model.info
+        gravity = data[:, :, 9:12].sum(axis=1).tolist()  # a direction: the sum does
+
+        def walking(activity, placement, far):
+            """Which windows walk, and the placement each looks like (few numpy calls: batches are often one window)."""
+            own = placement.argmax(axis=1).tolist()
+            gait = (activity @ self._gait_mask).tolist()  # (n, 1 + placements): how likely a gait, per reading
+            return ([g[1 + k] >= GAIT_SURE and not f for g, k, f in zip(gait, own, far)],
+                    [info.placements[k] for k in own])
+
+        walks, own = walking(activity, placement, far)
+        turned, turns = [], []
+        for k, w in enumerate(windows):
+            upright = self.upright(w.device) if walks[k] else self._upright.get(w.device)  # a device that never walked holds none
+            if upright is None:
+                continue
+            M = upright.turn()
+            if M is not None:
+                turned.append(k)
+                turns.append(M)
+            if walks[k]:
+                upright.learn_turn(own[k], gravity[k])
+        if turned:
+            X = preprocess.turn(data[turned], np.stack(turns))[:, :, self._columns].astype(np.float32)
+            far = list(far)
+            if getattr(info, "distance", None):
+                answer, features = self.model.predict_all(X, features=True)
+                for k, strange in zip(turned, info.far(features).tolist()):
+                    far[k] = strange
+            else:
+                answer = self.model.predict_all(X)
+            activity, placement = activity.copy(), placement.copy()
+            activity[turned], placement[turned] = info.split(answer)
+            walks, own = walking(activity, placement, far)
+        still = (moved < TURN_DEG).tolist()
+        stood = {}
+        for k, w in enumerate(windows):
+            upright = self.upright(w.device) if walks[k] else self._upright.get(w.device)
+            if upright is None:
+                continue
+            if walks[k]:
+                upright.learn_upright(own[k], gravity[k])
+            elif still[k]:
+                was = upright.stands(gravity[k])
+                if was is not None:
+                    stood[k] = [float(p == was) for p in info.placements]
+        if stood:
+            placement = placement.copy()
+            placement[list(stood)] = list(stood.values())
+        return activity, placement, far
 
     def feed(self, device: str, t, raw) -> list[Label]:
         return self.classify(self.push(device, t, raw))

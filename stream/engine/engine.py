@@ -171,8 +171,8 @@ class Engine:
         return samples, len(cut) + self.worker.drop_all()
 
     def restore(self, device: str, state: dict) -> bool:
-        """Continue a device's placement belief and time filter from ``state`` (``Recognizer.carried`` of the
-        replica it left): now if it is held, else when it arrives (within ``CARRIED_FOR_S``).  False when
+        """Continue a device's placement belief, time filter and how it is worn from ``state`` (``Recognizer.carried``
+        of the replica it left): now if it is held, else when it arrives (within ``CARRIED_FOR_S``).  False when
         ``state`` is not such a state."""
         now = time.monotonic()
         with self.intake.lock:
