@@ -6,7 +6,7 @@
 * ``queue``: windows waiting for the model, bounded and fair between devices;
 * ``model``: a model artifact (TFLite file + metadata) and its interpreter;
 * ``placement``: where a phone is worn, inferred from its windows;
-* ``upright``: how a belt phone is turned (upright in a holster), learnt from its own walking;
+* ``upright``: how a phone is worn, learnt from its own walking (a belt phone turned, a still wearer upright);
 * ``payloads``, ``sensorlogger``: messages as devices send them, parsed and checked;
 * ``recording``: recordings as CSV files; ``metrics``, ``scoring``: accuracy, offline and streamed.
 """

@@ -66,9 +66,10 @@ class Recognizer:
     ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
     ``"waist"``/``"pocket"``.  A window's placement comes from the windows up to and
     including it, in order, so a device's labels do not depend on how its windows
-    were batched.  A model that knows how its walkers wore their phones (``upright`` in its metadata) has the
-    windows of a device that walks turned from that (a belt phone upright in a holster) read turned back
-    (:class:`~.upright.Upright`).
+    were batched.  With a model that knows how its walkers wore their phones (``upright`` in its metadata), what
+    a device learns from its own walking tells how it is worn (:class:`~.upright.Upright`): a belt phone turned
+    from that (upright in a holster) is read turned back, and a still wearer upright as when walking keeps the
+    phone where it was.
     """
 
     model: object
@@ -153,13 +154,13 @@ class Recognizer:
         if getattr(info, "distance", None):
             answer, features = self.model.predict_all(X, features=True)
             far = info.far(features).tolist()
-        upright = bool(info.placements and getattr(info, "upright", None))
+        worn = bool(info.placements and getattr(info, "upright", None))  # how each device is worn, from its walking
         moved = None  # how far each phone turned: a still posture changes only with a turn; a still wearer stands
-        if upright or (self.stay > 0.0 and self.turn_deg is not None):
+        if worn or (self.stay > 0.0 and self.turn_deg is not None):
             moved = preprocess.gravity_turn(data)
         if info.placements:
             activity, placement = info.split(self.model.predict_all(X) if answer is None else answer)
-            if upright:
+            if worn:
                 activity, placement, far = self._as_worn_in_training(windows, data, moved, activity, placement, far)
             where = [self.placement(w.device).update(p) for w, p in zip(windows, placement)]  # in order, per device
             rows = [1 + info.placements.index(p) if p in info.placements else 0 for p in where]
