@@ -249,3 +249,20 @@ def test_the_walking_gravity_of_a_belt_is_the_models_and_the_command_says_one_li
     for args in ([str(tmp_path / "missing.tflite")], [str(target), "--hapt", str(tmp_path / "nowhere.zip")]):
         done = subprocess.run([sys.executable, "-m", "harstream.training.upright", *args], capture_output=True, text=True, timeout=120)
         assert done.returncode != 0 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("upright", ["junk", {"walked": {"waist": "up"}}, {"recent": [1, 2, 3, "x"], "recent_where": {"pocket": 2}}])
+def test_a_replicas_state_with_a_malformed_upright_is_taken_without_it(anyone, upright):
+    """What arrives from another replica is input: the device's belief and filter are taken, a malformed ``upright``
+    left out (the device learns it again from its walking), and nothing raised."""
+    from harstream.adapters.config import Settings
+    from harstream.engine import Engine, Events
+
+    first = Recognizer(anyone)
+    first.feed("d", np.arange(1000) / 50.0, np.tile([1.0, 0.0, 0.0, 0.0, 0.0, 0.0], (1000, 1)))
+    state = {**json.loads(json.dumps(first.carried("d"))), "upright": upright}
+    engine = Engine(Settings().validate(), anyone, Events())
+    assert engine.restore("d", state)  # held until the device's next reading arrives
+    engine.recognizer.restore("d", state)
+    assert engine.recognizer.carried("d")["placement"] == pytest.approx(state["placement"])
+    assert engine.recognizer.upright("d").walked == {} and engine.recognizer.upright("d").stands([1.0, 0.0, 0.0]) is None
