@@ -63,7 +63,7 @@ def test_a_few_windows_are_not_trusted_and_a_phone_clipped_on_again_is_followed(
     assert upright.turn() is None
 
 
-def test_walking_in_a_placement_without_a_reference_teaches_nothing():
+def test_walking_in_a_placement_without_a_reference_teaches_the_turn_nothing():
     upright = walked(Upright(REFERENCE), [0.0, -1.0, 0.0])
     M = upright.turn()
     for _ in range(50):

@@ -5,7 +5,8 @@ holster, upside down) back into the frame the model learnt, once the device has 
 (``harstream/core/upright.py``).  That frame is gravity's direction in the phone's frame while the training
 subjects walked: measured here on the windows the daemon cuts from their recordings (HAPT's belts; the
 subjects scored and those held out for choices left out).  Only the waist gets one: a pocket turns with
-every time the phone is put in, and the model learnt pockets worn every way round.
+every time the phone is put in, and the model learnt pockets worn every way round.  A model with ``upright``
+also has a still wearer, upright as when the device walked, keep the phone where it was (in any placement).
 
     python -m harstream.training.upright models/anyone.tflite
 """
