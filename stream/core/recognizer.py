@@ -232,10 +232,11 @@ class Recognizer:
                 continue
             if walks[k]:
                 upright.learn_upright(own[k], gravity[k])
-            elif still[k]:
-                was = upright.stands(gravity[k])
+            elif still[k]:  # a phone does not change places while it stays still: its steps said where it is
+                was = upright.where_walked()
                 if was is not None:
-                    stood[k] = [float(p == was) for p in info.placements]
+                    sure = upright.stands(gravity[k])  # upright as it walked: the phone is where it was, surely
+                    stood[k] = [float(p == was) for p in info.placements] if sure else [0.5] * len(info.placements)
         if stood:
             placement = placement.copy()
             placement[list(stood)] = list(stood.values())

@@ -12,9 +12,10 @@ down.  The turn about the screen's normal that brings the device's walking gravi
 (``ModelInfo.upright``) is the mounting, and turning the device's windows by it gives the model the
 frame it knows.
 
-**A wearer standing still.**  A still window whose gravity lies as it did while the device walked is
-an upright wearer with the phone where it was: a phone upright in the pocket of someone standing
-still is not, as it looks on its own, one on the belt of someone lying down.
+**Where the phone is, while it stays still.**  A phone does not change places while it is still, so once
+a device's steps have said where the phone is, its still windows do not move it; one whose gravity lies
+as it did while the device walked (an upright wearer) confirms it.  A phone upright in the pocket of
+someone standing still is not, as it looks on its own, one on the belt of someone lying down.
 
 >>> reference = {"waist": [1.0, 0.0, 0.0]}          # the model's walkers: gravity along the phone's x
 >>> device = Upright(reference)
@@ -26,11 +27,11 @@ True
 >>> M = device.turn()                                  # every window of the device is read turned by it
 >>> np.round(M @ [0.0, 1.0, 0.0], 6) + 0.0            # its walking gravity brought to the model's
 array([1., 0., 0.])
->>> device.stands([0.1, 1.0, 0.0]), device.stands([0.0, 0.0, 1.0])   # upright as it walked, or lying down
-('waist', None)
+>>> device.where_walked(), device.stands([0.1, 1.0, 0.0]), device.stands([0.0, 0.0, 1.0])  # upright, or lying
+('waist', True, False)
 >>> for _ in range(16):
 ...     device.learn("pocket", [0.0, 0.0, 1.0])        # now it walks in a pocket, which has no reference:
->>> np.array_equal(device.turn(), M), device.stands([0.0, 0.1, 1.0])   # the turn stays the belt's
+>>> np.array_equal(device.turn(), M), device.where_walked()   # the turn stays the belt's
 (True, 'pocket')
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ MOST_TURN_DEG = 135.0
 #: The walking gravity's share in the screen's plane for a turn about the normal to mean anything: a phone
 #: whose screen faces up or down as its wearer walks is not on a belt.
 IN_PLANE = 0.7
-#: The walking windows that say which way is up for ``stands``: the last few, wherever the phone was.
+#: The walking windows that say where the phone is and which way is up: the last few, wherever the phone was.
 RECENT = 8
 #: A still window within this of the device's walking gravity is an upright wearer (standing: HAPT's belts 13 degrees
 #: at the 95th percentile, MotionSense's pockets 12 at the median; lying 85 or more, a seated thigh 42 or more at the 5th).
@@ -71,8 +72,8 @@ def about_normal(angle: float) -> np.ndarray:
 
 class Upright:
     """One device's gravity while it walks: per placement, for the turn that brings it to the model's
-    (``learn_turn``, ``turn``); and over its last few walking windows, with where the phone was, for which way
-    is up (``learn_upright``, ``stands``).
+    (``learn_turn``, ``turn``); and over its last few walking windows, with where the phone was, for where it
+    is while still and which way is up (``learn_upright``, ``where_walked``, ``stands``).
 
     ``reference``: the model's walking gravity per placement (unit vectors in the phone's frame); walking in
     another placement teaches the turn nothing.  The turn is that of the placement the device last walked in.
@@ -108,7 +109,8 @@ class Upright:
         self._turn = self._work_out()
 
     def learn_upright(self, placement: str | None, gravity) -> None:
-        """Take a walking window's mean gravity, and where the phone was as its labels read it, for ``stands``."""
+        """Take a walking window's mean gravity, and where the phone was as its labels read it (``where_walked``,
+        ``stands``)."""
         g = _unit(gravity)
         if g is None:
             return
@@ -137,18 +139,23 @@ class Upright:
             return None
         return about_normal(angle)
 
-    def stands(self, gravity) -> str | None:
-        """Where the phone was while the device last walked, if a window's mean gravity lies as it did then (within
-        ``UPRIGHT_DEG``): its wearer is upright and the phone where it was; else None."""
-        x, y, z, n = self.recent
+    def where_walked(self) -> str | None:
+        """Where the phone was while the device last walked, if its last few walking windows agreed (at least
+        ``SURE_WHERE`` of them read in one placement); else None."""
         placement = max(self.where, key=self.where.get, default=None)
-        if n < self.least_windows or placement is None or self.where[placement] < SURE_WHERE:
+        if self.recent[3] < self.least_windows or placement is None or self.where[placement] < SURE_WHERE:
             return None
+        return placement
+
+    def stands(self, gravity) -> bool:
+        """Whether a window's mean gravity lies as the device's did while it last walked (within ``UPRIGHT_DEG``):
+        its wearer is upright and the phone where it was."""
+        x, y, z, n = self.recent
         g = _unit(gravity)
         norm = math.sqrt(x * x + y * y + z * z)
-        if g is None or norm == 0.0:
-            return None
-        return placement if (g[0] * x + g[1] * y + g[2] * z) / norm >= COS_UPRIGHT else None
+        if n < self.least_windows or g is None or norm == 0.0:
+            return False
+        return (g[0] * x + g[1] * y + g[2] * z) / norm >= COS_UPRIGHT
 
     def state(self) -> dict:
         """What another process needs to carry the device on (``restore`` puts it back)."""
