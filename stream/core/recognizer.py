@@ -68,8 +68,8 @@ class Recognizer:
     including it, in order, so a device's labels do not depend on how its windows
     were batched.  With a model that knows how its walkers wore their phones (``upright`` in its metadata), what
     a device learns from its own walking tells how it is worn (:class:`~.upright.Upright`): a belt phone turned
-    from that (upright in a holster) is read turned back, and a still wearer upright as when walking keeps the
-    phone where it was.
+    from that (upright in a holster) is read turned back, and once its steps have said where the phone is, a still
+    phone keeps that place.
     """
 
     model: object
@@ -186,8 +186,8 @@ class Recognizer:
     def _as_worn_in_training(self, windows, data, moved, activity, placement, far):
         """The model's readings (activity per placement row, placement, far) as a device's own walking tells how it
         is worn (upright.py): the windows of a device worn turned from how the model's walkers wore theirs read again
-        turned back, and a still window of a wearer upright as when walking taken to say the phone is where it was
-        then.  Each window is read by what its device learnt from the windows before it, in two passes (the turn
+        turned back, and a still window of a device whose steps said where the phone is given no placement evidence
+        of its own (sure evidence of that place if its wearer is upright as when walking).  Each window is read by what its device learnt from the windows before it, in two passes (the turn
         from the windows as they look, which way is up from them as they are finally read), so a device's labels
         do not depend on how its windows were batched."""
         info = self.model.info
