@@ -5,8 +5,8 @@ the across-dataset problem (models trained without HAPT), and used for any choic
 
     python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright]
 
-``--mountings`` also streams every recording worn turned each way of ``generalisation.MOUNTINGS``; ``--day`` streams
-each subject's recordings one after another through one device (``generalisation.one_day``), not each alone, and
+``--mountings`` also streams every recording worn turned each way of ``worn.MOUNTINGS``; ``--day`` streams
+each subject's recordings one after another through one device (``worn.as_days``), not each alone, and
 scores the day's later recordings alone too (the device has walked before them); ``--no-upright`` reads the models
 as if their metadata named no ``upright`` (a device worn turned is never turned back).
 """
@@ -21,12 +21,11 @@ import numpy as np
 from harstream.core import Recognizer
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
-from harstream.core.windows import DeviceStream
 from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import VALIDATION_SUBJECTS
 from harstream.training.anyone import MOTIONSENSE_VALIDATION
 
-from .generalisation import MOUNTINGS, mounted, one_day
+from .worn import MOUNTINGS, as_days, mounted
 
 
 def score(model: Model, recordings: list[Recording], placement: str, skip: list[int] | None = None) -> tuple[Counter, Counter]:
@@ -69,11 +68,8 @@ def main(argv=None) -> None:
         """The recordings, or with ``--day`` each subject's as one, and how many windows its first recording gives."""
         if not args.day:
             return [Recording.from_dataset(r) for r in read], None
-        subjects = {}
-        for r in read:
-            subjects.setdefault(r.subject, []).append(Recording.from_dataset(r))
-        return ([one_day(recs) for recs in subjects.values()],
-                [sum(1 for _ in DeviceStream().push(recs[0].t, recs[0].raw)) for recs in subjects.values()])
+        days = as_days(read)
+        return [day for day, _ in days], [first for _, first in days]
 
     sets = [("waist", *recordings(read_hapt(args.hapt, subjects=set(VALIDATION_SUBJECTS))))]
     if args.pocket:

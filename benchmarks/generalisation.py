@@ -31,9 +31,10 @@ from harstream.core import Recognizer
 from harstream.core.activities import ACTIVITIES, RUNNING, UNKNOWN
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
-from harstream.core.windows import DeviceStream
 from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense, synthetic
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
+
+from .worn import MOUNTINGS, as_days, mounted
 
 SHARED = Path("../shared/data")
 STAIRS = ("WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS")
@@ -97,32 +98,6 @@ def gentle(rec: Recording) -> Recording:
     raw[:, :3] = gravity + 0.7 * (rec.raw[:, :3] - gravity)
     raw[:, 3:] *= 0.7
     return cadence(Recording(rec.t, raw, rec.labels, rec.name), 0.8)
-
-
-#: A phone worn another way round than the study's: turns of its axes (rotations, so the gyroscope turns alike).
-MOUNTINGS = {
-    "turned a quarter about the screen's normal": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
-    "upside down (half a turn about the normal)": np.diag([-1.0, -1.0, 1.0]),
-    "screen facing the other way": np.diag([-1.0, 1.0, -1.0]),
-}
-
-
-def mounted(rec: Recording, R: np.ndarray) -> Recording:
-    """As a phone worn turned by ``R`` (its axes' new directions) would read it: a holster upright rather than
-    sideways, a clip upside down, the screen against the body."""
-    raw = np.hstack([rec.raw[:, :3] @ R.T, rec.raw[:, 3:] @ R.T])
-    return Recording(rec.t, raw, rec.labels, rec.name)
-
-
-def one_day(recordings: list[Recording], gap_s: float = 60.0) -> Recording:
-    """One subject's recordings one after another, ``gap_s`` apart, as one device worn all day would send them: its
-    windows restart after each gap, but what the device learnt (its placement, how it is worn) carries on."""
-    t, start = [], 0.0
-    for rec in recordings:
-        t.append(rec.t - rec.t[0] + start)
-        start = t[-1][-1] + gap_s
-    return Recording(np.concatenate(t), np.concatenate([r.raw for r in recordings]),
-                     np.concatenate([r.labels for r in recordings]), "+".join(r.name for r in recordings))
 
 
 def shifts(rng_seed: int = 0) -> dict:
@@ -217,23 +192,19 @@ def made_up(family: str, count: int = 20, seconds: float = 40.0, seed: int = 123
 
 # ---- the report -------------------------------------------------------------------------------------
 
-def worn_all_day(model: Model, days: list[list[Recording]]) -> dict:
-    """Per mounting, the accuracy over each subject's recordings as one day (``one_day``), and over its later ones."""
+def worn_all_day(model: Model, days: list[tuple[Recording, int]]) -> dict:
+    """Per mounting, the accuracy over each day of ``as_days``, and over its later recordings alone."""
     labels = [a for a in model.info.labels if a != UNKNOWN]
     out = {}
     for name, R in {"as recorded": np.eye(3), **MOUNTINGS}.items():
-        whole, later = [], []
-        for recs in days:
-            pairs = stream(model, [one_day([mounted(r, R) for r in recs])])[0]
-            whole.append(pairs)
-            first = sum(1 for _ in DeviceStream().push(recs[0].t, recs[0].raw))  # the first recording's windows
-            later.append(pairs[first:])
+        whole = stream(model, [mounted(day, R) for day, _ in days])
+        later = [pairs[first:] for pairs, (_, first) in zip(whole, days)]
         out[name] = {"day": score(whole, labels)["accuracy"], "later": score(later, labels)["accuracy"]}
     return out
 
 
 def evaluate(model: Model, waist: list[Recording], pocket: list[Recording], jogging: list[Recording], quick: bool = False,
-             days: dict | None = None) -> dict:
+             all_day: dict | None = None) -> dict:
     labels = [a for a in model.info.labels if a != UNKNOWN]
     result = {"model": model.name, "labels": list(model.info.labels), "shifts": {}}
     for name, shift in shifts().items():
@@ -249,8 +220,8 @@ def evaluate(model: Model, waist: list[Recording], pocket: list[Recording], jogg
                                        "change_delays": changes(w, labels) + changes(p, labels)}
     result["jogging"] = share(stream(model, jogging), labels)
     result["made_up"] = {family: share(stream(model, made_up(family)), labels) for family in synthetic.FAMILIES}
-    if days:
-        result["all_day"] = {where: worn_all_day(model, subjects) for where, subjects in days.items()}
+    if all_day:
+        result["all_day"] = {where: worn_all_day(model, subjects) for where, subjects in all_day.items()}
     return result
 
 
@@ -319,21 +290,21 @@ def markdown(results: list[dict], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def days(hapt: Path, motionsense: Path) -> dict[str, list[list[Recording]]]:
-    """Per placement, the scored subjects' recordings grouped by subject in the order recorded: HAPT's two on the
-    waist, MotionSense's trials in the pocket (jogging left out, as from the pocket's other rows)."""
-    out: dict[str, dict[int, list[Recording]]] = {"waist": {}, "pocket": {}}
-    for r in read_hapt(hapt, subjects=set(TEST_SUBJECTS)):
-        out["waist"].setdefault(r.subject, []).append(Recording.from_dataset(r))
-    for r in read_motionsense(motionsense, subjects=set(POCKET_SCORED)):
-        if not r.title.startswith("jog"):
-            out["pocket"].setdefault(r.subject, []).append(Recording.from_dataset(r))
-    return {where: list(subjects.values()) for where, subjects in out.items()}
+def scored(hapt: Path, motionsense: Path) -> tuple[list, list]:
+    """The scored subjects' recordings as the readers give them: HAPT's test subjects', MotionSense's scored trials."""
+    return read_hapt(hapt, subjects=set(TEST_SUBJECTS)), read_motionsense(motionsense, subjects=set(POCKET_SCORED))
 
 
-def recordings(hapt: Path, motionsense: Path):
-    waist = [Recording.from_dataset(r) for r in read_hapt(hapt, subjects=set(TEST_SUBJECTS))]
-    trials = read_motionsense(motionsense, subjects=set(POCKET_SCORED))
+def days(read: tuple[list, list]) -> dict[str, list[tuple[Recording, int]]]:
+    """Per placement, the scored subjects' days (``as_days``): HAPT's two recordings on the waist, MotionSense's trials
+    in the pocket (jogging left out, as from the pocket's other rows)."""
+    hapt, trials = read
+    return {"waist": as_days(hapt), "pocket": as_days(r for r in trials if not r.title.startswith("jog"))}
+
+
+def recordings(hapt: Path, motionsense: Path, read: tuple[list, list] | None = None):
+    hapt_records, trials = read or scored(hapt, motionsense)
+    waist = [Recording.from_dataset(r) for r in hapt_records]
     pocket = [Recording.from_dataset(r) for r in trials if not r.title.startswith("jog")]
     jogging = [Recording.from_dataset(r) for r in trials if r.title.startswith("jog")]
     return waist, pocket, jogging
@@ -354,8 +325,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-upright", action="store_true", help="read the models as if their metadata named no upright")
     args = parser.parse_args(argv)
     t0 = time.time()
-    waist, pocket, jogging = recordings(args.hapt, args.motionsense)
-    all_day = None if args.quick else days(args.hapt, args.motionsense)
+    read = scored(args.hapt, args.motionsense)
+    waist, pocket, jogging = recordings(args.hapt, args.motionsense, read)
+    all_day = None if args.quick else days(read)
     results = []
     for name in args.models:
         model = Model(resolve_model(name))

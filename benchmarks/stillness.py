@@ -59,12 +59,17 @@ def whole_windows(recordings, keep=STATIC, measure=None, preprocessed: bool = Fa
     out: dict[str, list] = {}
     for rec in recordings:
         processed = Preprocessor(50.0).process(rec.raw) if preprocessed else None
-        for k in range(len(rec.raw) // 64 - 1):
-            labels = rec.labels[k * 64:k * 64 + 128]
-            if labels[0] in keep and (labels == labels[0]).all():
-                out.setdefault(labels[0], []).append(measure(rec.raw[k * 64:k * 64 + 128],
-                                                             None if processed is None else processed[k * 64:k * 64 + 128]))
+        for label, w in _inside(rec, keep):
+            out.setdefault(label, []).append(measure(rec.raw[w], None if processed is None else processed[w]))
     return out
+
+
+def _inside(rec: Recording, keep):
+    """(label, slice) of every whole 128-sample window (step 64) of ``rec`` inside one activity of ``keep``."""
+    for k in range(len(rec.raw) // 64 - 1):
+        labels = rec.labels[k * 64:k * 64 + 128]
+        if labels[0] in keep and (labels == labels[0]).all():
+            yield labels[0], slice(k * 64, k * 64 + 128)
 
 
 def _degrees(a: np.ndarray, b: np.ndarray) -> float:
@@ -77,17 +82,16 @@ def upright_report(sets: dict) -> None:
     are recordings of one activity each: the subject's walking trials)."""
     print("| windows of | n | degrees from the walking gravity: 5th / 50th / 95th percentile |\n|---|---|---|")
     for name, records in sets.items():
-        pairs = [(r.subject if r.dataset == "motionsense" else r.name, Recording.from_dataset(r)) for r in records]
+        recs = [(r.subject if r.dataset == "motionsense" else r.name, Recording.from_dataset(r)) for r in records]
+        recs = [(key, rec, Preprocessor(50.0).process(rec.raw)) for key, rec in recs]  # each preprocessed once
         walking: dict = {}
-        for key, rec in pairs:
-            walking.setdefault(key, []).append(Preprocessor(50.0).process(rec.raw)[rec.labels == "WALKING", 9:12])
+        for key, rec, processed in recs:
+            walking.setdefault(key, []).append(processed[rec.labels == "WALKING", 9:12])
         reference = {key: np.concatenate(parts).mean(axis=0) for key, parts in walking.items() if sum(map(len, parts))}
         angles: dict = {}
-        for key, rec in pairs:
-            if key in reference:
-                degrees = lambda raw, p, ref=reference[key]: _degrees(p[:, 9:12].mean(axis=0), ref)  # noqa: E731
-                for label, v in whole_windows([rec], measure=degrees, preprocessed=True).items():
-                    angles.setdefault(label, []).extend(v)
+        for key, rec, processed in recs:
+            for label, w in (_inside(rec, STATIC) if key in reference else ()):
+                angles.setdefault(label, []).append(_degrees(processed[w, 9:12].mean(axis=0), reference[key]))
         for label, v in sorted(angles.items()):
             print(f"| {name}: {label} | {len(v)} | " + " / ".join(f"{x:.1f}" for x in np.percentile(v, [5, 50, 95])) + " |", flush=True)
 

@@ -16,7 +16,7 @@ from harstream.core.model import Model, ModelError
 from harstream.core.recording import Recording, read_csv, window_truth
 from harstream.core.upright import LEAST_TURN_DEG, MEMORY, Upright
 
-from benchmarks.generalisation import MOUNTINGS, mounted, one_day
+from benchmarks.worn import MOUNTINGS, mounted, one_day
 
 POCKET = MODELS.parent / "stream" / "data" / "pocket_sub01.csv.gz"
 QUARTER = MOUNTINGS["turned a quarter about the screen's normal"]

@@ -218,7 +218,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
 
     from .archs import GravityFrame, build_anyone, placement_loss
     from .distance import add_distance
-    from .upright import add_upright
+    from .upright import add_upright, waist_upright
     from .export import parity, to_tflite, write_metadata, write_model
     from .report import write_report
 
@@ -284,6 +284,8 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     counts = np.bincount(fit.y, minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
     prior = [round(float(c), 5) for c in counts / counts.sum()]
 
+    upright = waist_upright(hapt_path) if without != "hapt" else {}  # read once, for every file exported
+
     def export(model, name: str, repeat, validation: float) -> dict:
         """The Keras ``model`` as ``out/NAME.tflite`` with its metadata and distance; what the report says of it."""
         info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
@@ -306,7 +308,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}
         exported["distance"] = add_distance(path, hapt_path, motionsense_path, seed=seed, log=log, windows=(fit, val))
-        exported["upright"] = add_upright(path, hapt_path, log=log)
+        exported["upright"] = add_upright(path, hapt_path, log=log, upright=upright)
         return exported
 
     if keep_repeats:  # every repeat as its own file too, to measure them all as the daemon runs them

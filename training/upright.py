@@ -43,9 +43,16 @@ def walking_gravity(recordings) -> list[float]:
     return [round(float(v), 5) + 0.0 for v in mean / np.linalg.norm(mean)]
 
 
-def add_upright(path, hapt_path, log=print) -> dict:
-    """Write ``upright`` (the waist's walking gravity, from HAPT's training subjects) into the metadata of the model
-    at ``path``; a model that never saw a waist is left as it is."""
+def waist_upright(hapt_path) -> dict:
+    """``upright`` for a model that learnt HAPT's belts: the walking gravity of HAPT's training subjects (the
+    subjects scored and those held out for choices left out)."""
+    held_out = set(TEST_SUBJECTS) | set(VALIDATION_SUBJECTS)
+    return {"waist": walking_gravity(Recording.from_dataset(r) for r in read_hapt(hapt_path) if r.subject not in held_out)}
+
+
+def add_upright(path, hapt_path, log=print, upright: dict | None = None) -> dict:
+    """Write ``upright`` (``waist_upright``, or ``upright`` if given: measured once for many files) into the metadata
+    of the model at ``path``; a model that never saw a waist is left as it is."""
     from .export import write_metadata
 
     path = Path(path)
@@ -53,12 +60,10 @@ def add_upright(path, hapt_path, log=print) -> dict:
     if "waist" not in model.info.placements or model.info.accuracy.get("without") == "hapt":
         log(f"{path}: learnt no waist; no upright written")
         return {}
-    held_out = set(TEST_SUBJECTS) | set(VALIDATION_SUBJECTS)
-    recordings = [Recording.from_dataset(r) for r in read_hapt(hapt_path) if r.subject not in held_out]
-    model.info.upright = {"waist": walking_gravity(recordings)}
+    model.info.upright = upright or waist_upright(hapt_path)
     model.info.validate(str(path))
     write_metadata(model.info, path)
-    log(f"{path}: upright on the waist {model.info.upright['waist']} (HAPT's {len(recordings)} training recordings)")
+    log(f"{path}: upright on the waist {model.info.upright['waist']} (HAPT's training recordings)")
     return model.info.upright
 
 

@@ -187,9 +187,10 @@ class Recognizer:
         """The model's readings (activity per placement row, placement, far) as a device's own walking tells how it
         is worn (upright.py): the windows of a device worn turned from how the model's walkers wore theirs read again
         turned back, and a still window of a device whose steps said where the phone is given no placement evidence
-        of its own (sure evidence of that place if its wearer is upright as when walking).  Each window is read by what its device learnt from the windows before it, in two passes (the turn
-        from the windows as they look, which way is up from them as they are finally read), so a device's labels
-        do not depend on how its windows were batched."""
+        of its own (sure evidence of that place if its wearer is upright as when walking).  Each window is read by
+        what its device learnt from the windows before it, in two passes (the turn from the windows as they look,
+        which way is up and where the phone is from them as they are finally read), so a device's labels do not
+        depend on how its windows were batched."""
         info = self.model.info
         gravity = data[:, :, 9:12].sum(axis=1).tolist()  # a direction: the sum does
 
@@ -236,7 +237,8 @@ class Recognizer:
                 was = upright.where_walked()
                 if was is not None:
                     sure = upright.stands(gravity[k])  # upright as it walked: the phone is where it was, surely
-                    stood[k] = [float(p == was) for p in info.placements] if sure else [0.5] * len(info.placements)
+                    even = [0.5] * len(info.placements)  # no evidence either way
+                    stood[k] = [float(p == was) for p in info.placements] if sure else even
         if stood:
             placement = placement.copy()
             placement[list(stood)] = list(stood.values())
