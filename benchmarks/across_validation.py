@@ -3,12 +3,13 @@ phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (1
 pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
 the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
-    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright]
+    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits]
 
 ``--mountings`` also streams every recording worn turned each way of ``worn.MOUNTINGS``; ``--day`` streams
 each subject's recordings one after another through one device (``worn.as_days``), not each alone, and
 scores the day's later recordings alone too (the device has walked before them); ``--no-upright`` reads the models
-as if their metadata named no ``upright`` (a device worn turned is never turned back).
+as if their metadata named no ``upright`` (a device worn turned is never turned back); ``--head-gaits`` tells walking
+from stairs by the models' last layers, as if their metadata did not set ``gaits_from_features``.
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def main(argv=None) -> None:
     parser.add_argument("--mountings", action="store_true", help="also stream the recordings worn turned other ways")
     parser.add_argument("--day", action="store_true", help="each subject's recordings through one device, in the order recorded")
     parser.add_argument("--no-upright", action="store_true", help="never turn a device back to how the model's walkers wore theirs")
+    parser.add_argument("--head-gaits", action="store_true", help="walking and stairs by the model's last layers, not its features")
     parser.add_argument("--placement", choices=["auto", "given"], default="auto", help="inferred per device, or the truth given")
     args = parser.parse_args(argv)
     def recordings(read):
@@ -79,6 +81,8 @@ def main(argv=None) -> None:
         model = Model(path)
         if args.no_upright:
             model.info.upright = {}
+        if args.head_gaits:
+            model.info.gaits_from_features = False
         for where, recs, first in sets:
             for turn, R in turns.items():
                 turned = [mounted(r, R) for r in recs]

@@ -16,7 +16,10 @@ subjects (waist) and MotionSense's scored subjects 2, 5, 11, 16 (pocket); no cho
 * **All day**: each scored subject's recordings through one device, worn each way: what a device learns
   from its own walking (``harstream.core.upright``) shows after its first walk.
 
-    python -m benchmarks.generalisation [--models anyone anywhere] [--out docs/generalisation.md] [--no-upright]
+    python -m benchmarks.generalisation [--models anyone anywhere] [--out docs/generalisation.md] [--no-upright] [--head-gaits]
+
+``--no-upright`` and ``--head-gaits`` read every model as if its metadata named no ``upright`` or did not set
+``gaits_from_features`` (walking and stairs then told apart by the model's last layers): the model as it was.
 """
 from __future__ import annotations
 
@@ -323,21 +326,28 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=Path("docs/generalisation.md"))
     parser.add_argument("--quick", action="store_true", help="three shifts only")
     parser.add_argument("--no-upright", action="store_true", help="read the models as if their metadata named no upright")
+    parser.add_argument("--head-gaits", action="store_true", help="walking and stairs by the models' last layers, not their features")
     args = parser.parse_args(argv)
     t0 = time.time()
     read = scored(args.hapt, args.motionsense)
     waist, pocket, jogging = recordings(args.hapt, args.motionsense, read)
     all_day = None if args.quick else days(read)
     results = []
-    for name in args.models:
+    def loaded(name: str) -> Model:
         model = Model(resolve_model(name))
         if args.no_upright:
             model.info.upright = {}
+        if args.head_gaits:
+            model.info.gaits_from_features = False
+        return model
+
+    for name in args.models:
+        model = loaded(name)
         print(f"{model.name} ...", flush=True)
         results.append(evaluate(model, waist, pocket, jogging, args.quick, all_day))
     for name in args.across:
         try:
-            model = Model(resolve_model(name))
+            model = loaded(name)
         except Exception as exc:  # a model not trained here: said, not fatal
             print(f"{name}: skipped ({exc})")
             continue

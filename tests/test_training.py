@@ -132,6 +132,7 @@ def test_a_tiny_anyone_run_exports_running_unknown_and_its_threshold(hapt_dir, t
     assert parity["windows"] > 0 and parity["argmax_disagreements"] <= 0.02 * parity["windows"] and model.info.placements == ["waist", "pocket"]
     assert model.info.extra["augmentation"] == {"intensity": None, "spin": False, "waist_tilt": 12.0, "waist_turns": "none"}  # for the distance
     assert model.info.distance["labels"] and model.predict_all(np.zeros((2, 128, 12), np.float32), features=True)[1].shape == (2, 96)
+    assert model.info.gaits_from_features and repeat.info.gaits_from_features  # walking and stairs by the features, as shipped
     assert report["distance"]["threshold"] == model.info.distance["threshold"] > 0
 
 

@@ -11,7 +11,8 @@ Lee et al., NeurIPS 2018; each activity's distances in units of its own training
 * measures every activity's mean and the shared covariance on the training windows (the varied copies
   and the turns of training included, so that another phone's windows are not far for being another
   phone's), and the distance beyond which a window is far: the one that ``rate`` of the in-set windows the
-  daemon cuts from the validation subjects' recordings exceed.  Both go into the model's metadata (``distance``), which the runtime reads.
+  daemon cuts from the validation subjects' recordings exceed.  Both go into the model's metadata (``distance``), which the runtime reads,
+  and the runtime tells walking from stairs by the same statistics (``gaits_from_features``, set here too).
 
     python -m harstream.training.distance models/anyone.tflite [--rate 0.002]
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from harstream.core.activities import UNKNOWN
-from harstream.core.model import Model, encode_array, metadata_path
+from harstream.core.model import GAIT_SPLIT, Model, encode_array, metadata_path
 
 #: Where the trunk's features are, by the name of their tensor: ``features`` in models built since, the global
 #: average pooling's output in ``anyone`` as first shipped.
@@ -111,7 +112,8 @@ def streamed_validation(hapt_path, motionsense_path, without: str | None = None)
 def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: int = 0, log=print, windows=None) -> dict:
     """Give the model at ``path`` its features as an output and ``distance`` in its metadata: the activities'
     statistics from the training recipe's windows (``training/anyone.py``: varied copies, turned as in
-    training), the threshold from the validation subjects' streamed windows.  ``windows``: the recipe's (fit,
+    training), the threshold from the validation subjects' streamed windows; walking and stairs are then told apart
+    by those statistics (``gaits_from_features``).  ``windows``: the recipe's (fit,
     validation) window sets, if loaded already."""
     from pathlib import Path
 
@@ -144,6 +146,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
         d = model.info.distances(features_of(lite, windows[keep]))
         limit = threshold(d, rate)
         model.info.distance = to_metadata(stats, limit, rate)
+        model.info.gaits_from_features = all(a in stats["labels"] for a in GAIT_SPLIT)  # docs/generalisation-choices.md, 14
         made_up = model.info.distances(features_of(lite, val.X[val.y == LABELS.index(UNKNOWN)]))
         tmp.replace(path)
     finally:

@@ -21,9 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from . import preprocess
+from .activities import ACTIVITIES
 from .placement import PLACEMENTS
 
 FORMAT = "harstream-model/1"
+#: The activities ``gaits_from_features`` tells apart: walking and the stairs (running stays the model's).
+GAIT_SPLIT = ACTIVITIES[:3]
 UNITS = {"acc": "g", "gyro": "rad/s"}
 
 
@@ -64,6 +67,10 @@ class ModelInfo:
     # per placement (a unit vector).  A device worn turned about its screen's normal from it is read turned
     # back once it has walked (upright.py); a placement not named here is never turned.
     upright: dict = field(default_factory=dict)
+    # Walking and stairs told apart by the features' statistics in ``distance`` (each gait's mean, their shared
+    # spread: a linear discriminant) rather than by the model's last layers, which read them worse on validation
+    # subjects under every shift (docs/generalisation-choices.md, item 14); how likely a gait at all stays the model's.
+    gaits_from_features: bool = False
 
     @property
     def outputs(self) -> int:
@@ -85,28 +92,56 @@ class ModelInfo:
         rows = np.zeros(len(out), dtype=np.int64) if placement is None else np.asarray(placement, dtype=np.int64) + 1
         return activity[np.arange(len(out)), rows]
 
-    def _whitened_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The distance's arrays decoded once, and again only if ``distance`` is replaced."""
+    def _whitened_means(self) -> tuple:
+        """The distance's arrays decoded once, and again only if ``distance`` or ``prior`` is replaced: the means
+        whitened, their squares, the whitening, each activity's spread, the gaits' rows and their log weights."""
         cached = self.__dict__.get("_decoded")
-        if cached is None or cached[0] is not self.distance:
+        if cached is None or cached[0] is not self.distance or cached[1] is not self.prior:
             whitening = decode_array(self.distance["whitening"])
             means = decode_array(self.distance["means"]) @ whitening
-            cached = self.__dict__["_decoded"] = (self.distance, means, (means * means).sum(axis=1), whitening,
-                                                  np.asarray(self.distance["scales"], dtype=np.float64))
-        return cached[1:]
+            labels = self.distance["labels"]
+            gaits = [labels.index(a) for a in GAIT_SPLIT] if all(a in labels for a in GAIT_SPLIT) else []
+            seen = len(self.prior) == len(self.labels)  # how often training saw each gait; else alike
+            weights = [float(self.prior[self.labels.index(labels[k])]) if seen else 1.0 for k in gaits]
+            cached = self.__dict__["_decoded"] = (self.distance, self.prior, means, (means * means).sum(axis=1), whitening,
+                                                  np.asarray(self.distance["scales"], dtype=np.float64), gaits,
+                                                  np.log(np.maximum(weights, 1e-9)))
+        return cached[2:]
+
+    def _squared_distances(self, features: np.ndarray) -> np.ndarray:
+        """Each window's squared Mahalanobis distance (n, k) from every in-set activity's mean features."""
+        means, squares, whitening = self._whitened_means()[:3]
+        z = np.asarray(features, dtype=np.float64) @ whitening
+        return (z * z).sum(axis=1)[:, None] - 2.0 * z @ means.T + squares  # |z - m|^2, expanded
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Each window's squared Mahalanobis distance (n,) from the nearest in-set activity's mean features, in
         units of that activity's spread (its training windows' median)."""
-        means, squares, whitening, scales = self._whitened_means()
-        z = np.asarray(features, dtype=np.float64) @ whitening
-        return (((z * z).sum(axis=1)[:, None] - 2.0 * z @ means.T + squares) / scales).min(axis=1)  # |z - m|^2, expanded
+        return (self._squared_distances(features) / self._whitened_means()[3]).min(axis=1)
+
+    def _gait_odds(self, squared: np.ndarray) -> np.ndarray:
+        gaits, log_weights = self._whitened_means()[4:]
+        logit = -0.5 * squared[:, gaits] + log_weights
+        odds = np.exp(logit - logit.max(axis=1, keepdims=True))
+        return odds / odds.sum(axis=1, keepdims=True)
+
+    def gait_odds(self, features: np.ndarray) -> np.ndarray:
+        """How likely each of walking, upstairs and downstairs (n, 3, summing to one) is, by the features alone: a
+        linear discriminant over ``distance``'s means and shared spread, weighted as training saw them (``prior``)."""
+        return self._gait_odds(self._squared_distances(features))
 
     def far(self, features: np.ndarray) -> np.ndarray:
         """Which windows (n,) are unlike anything the model learnt: all False for a model without ``distance``."""
         if not self.distance:
             return np.zeros(len(features), dtype=bool)
         return self.distances(features) > self.distance["threshold"]
+
+    def read_features(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``far`` and, for a model that sets ``gaits_from_features``, ``gait_odds``, from one pass over the
+        features (the daemon's batches are often one window, where each numpy call counts)."""
+        squared = self._squared_distances(features)
+        far = (squared / self._whitened_means()[3]).min(axis=1) > self.distance["threshold"]
+        return far, (self._gait_odds(squared) if self.gaits_from_features else None)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -145,6 +180,9 @@ class ModelInfo:
             problems += _distance_problems(self.distance, self.labels)
         if self.upright:
             problems += _upright_problems(self.upright, self.placements)
+        if self.gaits_from_features is not False and not (self.gaits_from_features is True and _holds_gaits(self.distance)):
+            problems.append(f"gaits_from_features {self.gaits_from_features!r} must be true or false, and true only with a "
+                            f"distance that holds {', '.join(GAIT_SPLIT)}")
         if problems:
             raise ModelError(f"{where}: " + "; ".join(problems))
 
@@ -161,6 +199,10 @@ def _distance_problems(distance: dict, labels: list) -> list[str]:
     except (KeyError, TypeError, ValueError) as exc:
         return [f"distance must hold labels, means (k, d), whitening (d, d), scales (k) > 0 and a threshold >= 0 ({exc})"]
     return []
+
+
+def _holds_gaits(distance) -> bool:
+    return isinstance(distance, dict) and isinstance(distance.get("labels"), list) and all(a in distance["labels"] for a in GAIT_SPLIT)
 
 
 def _upright_problems(upright, placements: list) -> list[str]:

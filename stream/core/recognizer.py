@@ -24,6 +24,7 @@ import numpy as np
 
 from . import preprocess
 from .activities import GAITS, UNKNOWN
+from .model import GAIT_SPLIT
 from .placement import AUTO, PlacementBelief
 from .timefilter import TURN_DEG, ActivityFilter
 from .upright import Upright
@@ -61,7 +62,9 @@ class Recognizer:
     (:class:`~.timefilter.ActivityFilter`); 0 labels every window alone.  ``turn_deg``: a still posture
     changes only in a window in which the phone's gravity turned at least this far (None: in any window).
     A model that names a ``unknown_threshold`` has its label turned UNKNOWN when the top label is less
-    likely than that; one with a ``distance``, when the window's features lie far from every activity's.
+    likely than that; one with a ``distance``, when the window's features lie far from every activity's.  One that
+    sets ``gaits_from_features`` has how likely a gait is from its answer and which gait from its features
+    (``ModelInfo.gait_odds``).
     With a placement-aware model each device carries a :class:`PlacementBelief`:
     ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
     ``"waist"``/``"pocket"``.  A window's placement comes from the windows up to and
@@ -88,6 +91,7 @@ class Recognizer:
         self._filters: dict[str, ActivityFilter] = {}
         self._upright: dict[str, Upright] = {}
         self._gait_mask = np.array([float(label in GAITS) for label in info.labels])
+        self._split = [info.labels.index(a) for a in GAIT_SPLIT] if getattr(info, "gaits_from_features", False) else []  # their columns
         self.labels = list(info.labels) + ([UNKNOWN] if getattr(info, "unknown_threshold", 0.0) and UNKNOWN not in info.labels else [])
 
     def placement(self, device: str) -> PlacementBelief:
@@ -150,10 +154,11 @@ class Recognizer:
         X = (data if every else data[:, :, self._columns]).astype(np.float32, copy=False)
         info = self.model.info
         labels = info.labels
-        answer, far = None, [False] * len(windows)  # far: unlike anything the model learnt, so UNKNOWN whatever its answer
-        if getattr(info, "distance", None):
+        answer, far, odds = None, [False] * len(windows), None  # far: unlike anything the model learnt, so UNKNOWN whatever its answer
+        if getattr(info, "distance", None):  # odds: walking and stairs by the features (ModelInfo.gaits_from_features)
             answer, features = self.model.predict_all(X, features=True)
-            far = info.far(features).tolist()
+            far, odds = info.read_features(features)
+            far = far.tolist()
         worn = bool(info.placements and getattr(info, "upright", None))  # how each device is worn, from its walking
         moved = None  # how far each phone turned: a still posture changes only with a turn; a still wearer stands
         if worn or (self.stay > 0.0 and self.turn_deg is not None):
@@ -161,12 +166,15 @@ class Recognizer:
         if info.placements:
             activity, placement = info.split(self.model.predict_all(X) if answer is None else answer)
             if worn:
-                activity, placement, far = self._as_worn_in_training(windows, data, moved, activity, placement, far)
+                activity, placement, far, odds = self._as_worn_in_training(windows, data, moved, activity, placement, far, odds)
             where = [self.placement(w.device).update(p) for w, p in zip(windows, placement)]  # in order, per device
             rows = [1 + info.placements.index(p) if p in info.placements else 0 for p in where]
             probs = activity[np.arange(len(windows)), rows]
         else:
             probs, where = (self.model.predict(X) if answer is None else info.activity(answer)), [None] * len(windows)
+        if odds is not None and self._split:  # how likely a gait is, the model's answer; which gait, its features
+            probs = np.array(probs, dtype=np.float64)
+            probs[:, self._split] = probs[:, self._split].sum(axis=1, keepdims=True) * odds
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
         turns = moved.tolist() if self.stay > 0.0 and self.turn_deg is not None else [None] * len(windows)
         out = []
@@ -183,8 +191,8 @@ class Recognizer:
                              {name: float(v) for name, v in zip(labels, p)}, self.model.name, place))
         return out
 
-    def _as_worn_in_training(self, windows, data, moved, activity, placement, far):
-        """The model's readings (activity per placement row, placement, far) as a device's own walking tells how it
+    def _as_worn_in_training(self, windows, data, moved, activity, placement, far, odds):
+        """The model's readings (activity per placement row, placement, far, gait odds) as a device's own walking tells how it
         is worn (upright.py): the windows of a device worn turned from how the model's walkers wore theirs read again
         turned back, and a still window of a device whose steps said where the phone is given no placement evidence
         of its own (sure evidence of that place if its wearer is upright as when walking).  Each window is read by
@@ -218,8 +226,12 @@ class Recognizer:
             far = list(far)
             if getattr(info, "distance", None):
                 answer, features = self.model.predict_all(X, features=True)
-                for k, strange in zip(turned, info.far(features).tolist()):
-                    far[k] = strange
+                strange, again = info.read_features(features)
+                for k, s in zip(turned, strange.tolist()):
+                    far[k] = s
+                if odds is not None:
+                    odds = odds.copy()
+                    odds[turned] = again
             else:
                 answer = self.model.predict_all(X)
             activity, placement = activity.copy(), placement.copy()
@@ -242,7 +254,7 @@ class Recognizer:
         if stood:
             placement = placement.copy()
             placement[list(stood)] = list(stood.values())
-        return activity, placement, far
+        return activity, placement, far, odds
 
     def feed(self, device: str, t, raw) -> list[Label]:
         return self.classify(self.push(device, t, raw))
