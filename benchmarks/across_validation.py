@@ -26,6 +26,7 @@ from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import VALIDATION_SUBJECTS
 from harstream.training.anyone import MOTIONSENSE_VALIDATION
 
+from .generalisation import without
 from .worn import MOUNTINGS, as_days, mounted
 
 
@@ -78,11 +79,7 @@ def main(argv=None) -> None:
         sets.append(("pocket", *recordings(read_motionsense(args.motionsense, subjects=set(MOTIONSENSE_VALIDATION)))))
     turns = {"as recorded": np.eye(3), **(MOUNTINGS if args.mountings else {})}
     for path in args.models:
-        model = Model(path)
-        if args.no_upright:
-            model.info.upright = {}
-        if args.head_gaits:
-            model.info.gaits_from_features = False
+        model = without(Model(path), args.no_upright, args.head_gaits)
         for where, recs, first in sets:
             for turn, R in turns.items():
                 turned = [mounted(r, R) for r in recs]

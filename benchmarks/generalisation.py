@@ -126,6 +126,16 @@ def shifts(rng_seed: int = 0) -> dict:
     return out
 
 
+def without(model: Model, upright: bool = False, gaits_from_features: bool = False) -> Model:
+    """The model read as if its metadata did not name ``upright`` (a device worn turned is never turned back) or set
+    ``gaits_from_features`` (walking and stairs by its last layers): the benchmarks' ``--no-upright`` and ``--head-gaits``."""
+    if upright:
+        model.info.upright = {}
+    if gaits_from_features:
+        model.info.gaits_from_features = False
+    return model
+
+
 # ---- streaming and scoring --------------------------------------------------------------------------
 
 def stream(model: Model, recordings: list[Recording], placement: str = "auto", stay: float | None = None,
@@ -334,12 +344,7 @@ def main(argv=None) -> dict:
     all_day = None if args.quick else days(read)
     results = []
     def loaded(name: str) -> Model:
-        model = Model(resolve_model(name))
-        if args.no_upright:
-            model.info.upright = {}
-        if args.head_gaits:
-            model.info.gaits_from_features = False
-        return model
+        return without(Model(resolve_model(name)), args.no_upright, args.head_gaits)
 
     for name in args.models:
         model = loaded(name)

@@ -2,11 +2,12 @@
 --keep-repeats`` writes each repeat as NAME-repeatK), each streamed as the daemon runs it over the scored recordings,
 as recorded, and the mean ± standard deviation of every figure.
 
-    python -m benchmarks.repeats MODEL.tflite MODEL.tflite ... [--hapt PATH] [--motionsense PATH]
+    python -m benchmarks.repeats MODEL.tflite MODEL.tflite ... [--hapt PATH] [--motionsense PATH] [--head-gaits]
 
 Figures per model: HAPT's test subjects on the waist (placement inferred, and given), MotionSense's scored subjects
 in the pocket, their jogging labelled RUNNING, in-set windows labelled UNKNOWN (waist, pocket), and each made-up
-family labelled one of the six.  The same streaming and scoring as ``benchmarks.generalisation``.
+family labelled one of the six.  The same streaming and scoring as ``benchmarks.generalisation``; ``--head-gaits``
+reads the models as if their metadata did not set ``gaits_from_features``, as that benchmark's flag does.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 from harstream.core.activities import UNKNOWN
 from harstream.core.model import Model
 
-from .generalisation import SHARED, made_up, recordings, score, share, stream
+from .generalisation import SHARED, made_up, recordings, score, share, stream, without
 
 FAMILIES = ("shake", "table", "vehicle", "bag")
 
@@ -38,9 +39,11 @@ def main(argv=None) -> dict:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--hapt", type=Path, default=SHARED / "hapt-rawdata.zip")
     parser.add_argument("--motionsense", type=Path, default=SHARED / "motionsense-pocket.zip")
+    parser.add_argument("--head-gaits", action="store_true", help="walking and stairs by the models' last layers, not their features")
     args = parser.parse_args(argv)
     waist, pocket, jogging = recordings(args.hapt, args.motionsense)
-    rows = {path: figures(Model(path), waist, pocket, jogging) for path in args.models}
+
+    rows = {path: figures(without(Model(path), gaits_from_features=args.head_gaits), waist, pocket, jogging) for path in args.models}
     names = list(next(iter(rows.values())))
     print("| figure | " + " | ".join(Path(p).stem for p in rows) + " | mean ± std |\n|---|" + "---|" * (len(rows) + 1))
     for name in names:
