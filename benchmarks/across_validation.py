@@ -3,13 +3,14 @@ phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (1
 pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
 the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
-    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits]
+    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits] [--subjects N ...]
 
 ``--mountings`` also streams every recording worn turned each way of ``worn.MOUNTINGS``; ``--day`` streams
 each subject's recordings one after another through one device (``worn.as_days``), not each alone, and
 scores the day's later recordings alone too (the device has walked before them); ``--no-upright`` reads the models
 as if their metadata named no ``upright`` (a device worn turned is never turned back); ``--head-gaits`` tells walking
-from stairs by the models' last layers, as if their metadata did not set ``gaits_from_features``.
+from stairs by the models' last layers, as if their metadata did not set ``gaits_from_features``; ``--subjects`` streams
+other HAPT subjects than the validation ones (those a model trained with ``--hold-out`` never saw), never scored ones.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from harstream.core import Recognizer
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
 from harstream.datasets import read_hapt, read_motionsense
-from harstream.datasets.common import VALIDATION_SUBJECTS
+from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS
 from harstream.training.anyone import MOTIONSENSE_VALIDATION
 
 from .generalisation import without
@@ -65,8 +66,12 @@ def main(argv=None) -> None:
     parser.add_argument("--day", action="store_true", help="each subject's recordings through one device, in the order recorded")
     parser.add_argument("--no-upright", action="store_true", help="never turn a device back to how the model's walkers wore theirs")
     parser.add_argument("--head-gaits", action="store_true", help="walking and stairs by the model's last layers, not its features")
+    parser.add_argument("--subjects", type=int, nargs="+", default=list(VALIDATION_SUBJECTS), metavar="SUBJECT",
+                        help="the HAPT subjects streamed: the validation subjects, or a model's held-out fold (never a scored one)")
     parser.add_argument("--placement", choices=["auto", "given"], default="auto", help="inferred per device, or the truth given")
     args = parser.parse_args(argv)
+    if set(args.subjects) & set(TEST_SUBJECTS):
+        parser.error(f"subjects {sorted(set(args.subjects) & set(TEST_SUBJECTS))} are HAPT's scored subjects: no choice is made on them")
     def recordings(read):
         """The recordings, or with ``--day`` each subject's as one, and how many windows its first recording gives."""
         if not args.day:
@@ -74,7 +79,7 @@ def main(argv=None) -> None:
         days = as_days(read)
         return [day for day, _ in days], [first for _, first in days]
 
-    sets = [("waist", *recordings(read_hapt(args.hapt, subjects=set(VALIDATION_SUBJECTS))))]
+    sets = [("waist", *recordings(read_hapt(args.hapt, subjects=set(args.subjects))))]
     if args.pocket:
         sets.append(("pocket", *recordings(read_motionsense(args.motionsense, subjects=set(MOTIONSENSE_VALIDATION)))))
     turns = {"as recorded": np.eye(3), **(MOUNTINGS if args.mountings else {})}

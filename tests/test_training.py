@@ -174,3 +174,21 @@ def test_the_distance_command_refuses_a_recipe_it_does_not_know_in_one_line(augm
                            "--motionsense", "nowhere.zip"], capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "augmentation" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_cross_validation_fold_leaves_its_hapt_subjects_out_and_is_never_a_scored_one(hapt_dir, tmp_path, capsys):
+    """``--hold-out`` (a fold of HAPT's training subjects) leaves them out of training, and MotionSense's in;
+    ``benchmarks.across_validation --subjects`` streams a fold, and refuses a scored subject in one line."""
+    from benchmarks import across_validation
+    from harstream.training.anyone import load
+    from test_placement import write_motionsense
+
+    motion = write_motionsense(tmp_path / "ms.zip", subjects=(1, 3))
+    every, _, _ = load(hapt_dir, motion)
+    fold, _, _ = load(hapt_dir, motion, hold_out=[3])
+    subjects = lambda ws, where: set(ws.subject[ws.placement == where].tolist())  # noqa: E731
+    assert subjects(every, 0) == {1, 3} and subjects(fold, 0) == {1}
+    assert subjects(fold, 1) == subjects(every, 1) == {101, 103}  # MotionSense's subjects, numbered from 100, stay
+    with pytest.raises(SystemExit) as exit:
+        across_validation.main([str(tmp_path / "m.tflite"), "--subjects", "3", "2"])
+    assert exit.value.code == 2 and "[2] are HAPT's scored subjects" in capsys.readouterr().err

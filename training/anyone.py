@@ -145,17 +145,19 @@ def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, inte
 
 # ---- data -------------------------------------------------------------------------------------------
 
-def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0):
+def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0, hold_out=()):
     """(fit, validation, scored) window sets.  ``fit`` holds ``COPIES`` varied copies of every training
     recording besides the original; ``without`` ("hapt" or "motionsense") leaves a dataset out of
-    training (the across-dataset protocol).  Placement -1 marks made-up out-of-set windows."""
+    training (the across-dataset protocol); ``hold_out``, HAPT training subjects (a fold of cross-validation,
+    streamed afterwards by ``benchmarks.across_validation --subjects``).  Placement -1 marks made-up out-of-set windows."""
     rng = np.random.default_rng(seed)
     hapt = read_hapt(hapt_path)  # both always: the scored subjects of each are scored whatever trained
     motion = read_motionsense(motionsense_path)
     held = set(TEST_SUBJECTS) | set(MOTIONSENSE_SCORED)
     validation = set(VALIDATION_SUBJECTS) | set(MOTIONSENSE_VALIDATION)
     trainable = [r for r in hapt + motion if r.subject not in held | validation
-                 and not (without == "hapt" and r.dataset == "hapt") and not (without == "motionsense" and r.dataset == "motionsense")]
+                 and not (without == "hapt" and r.dataset == "hapt") and not (without == "motionsense" and r.dataset == "motionsense")
+                 and not (r.dataset == "hapt" and r.subject in set(hold_out))]
     fit_recordings = trainable + [varied(r, rng) for r in trainable for _ in range(COPIES)]
     fit = segment_windows(fit_recordings, source="fit")
     val = segment_windows([r for r in hapt + motion if r.subject in validation], source="validation")
@@ -205,10 +207,10 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
                  waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False, waist_turns: str = WAIST_TURNS,
-                 width: int = WIDTH, keep_repeats: bool = False) -> dict:
+                 width: int = WIDTH, keep_repeats: bool = False, hold_out=()) -> dict:
     """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
     model that averages their outputs (every output a softmax, so the average is one too); with ``keep_repeats``,
-    every repeat also as ``NAME-repeatK``."""
+    every repeat also as ``NAME-repeatK``; ``hold_out``: HAPT training subjects left out too (``load``)."""
     import time
     from pathlib import Path
 
@@ -224,7 +226,8 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
 
     out = Path(out or "models")
     name = name or ("anyone" if without is None else f"anyone-without-{without}")
-    fit, val, scored = load(hapt_path, motionsense_path, without, seed)
+    hold_out = sorted(int(s) for s in hold_out)
+    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out)
     log(f"[{name}] {len(fit)} training windows ({COPIES} varied copies and made-up out-of-set ones), "
         f"{len(val)} validation, {len(scored)} scored; {repeats} repeats of {epochs} epochs")
     classes, placements = len(LABELS), ("waist", "pocket")
@@ -284,7 +287,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     counts = np.bincount(fit.y, minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
     prior = [round(float(c), 5) for c in counts / counts.sum()]
 
-    upright = waist_upright(hapt_path) if without != "hapt" else {}  # read once, for every file exported
+    upright = waist_upright(hapt_path, hold_out) if without != "hapt" else {}  # read once, for every file exported
 
     def export(model, name: str, repeat, validation: float) -> dict:
         """The Keras ``model`` as ``out/NAME.tflite`` with its metadata and distance; what the report says of it."""
@@ -301,7 +304,8 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         parts = {what: float((probs.argmax(1) == scored.y)[mask].mean()) for what, mask in _scored_parts(scored).items()}
         info.accuracy = {"validation": round(validation, 4), **{k2: round(v2, 4) for k2, v2 in parts.items()},
                          "mean_of_repeats": {k2: round(v2["mean"], 4) for k2, v2 in summary.items()},
-                         "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without}
+                         "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without,
+                         **({"held_out": hold_out} if hold_out else {})}
         info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
                       "augmentation": recipe}
         write_metadata(info, path)
@@ -354,10 +358,12 @@ if __name__ == "__main__":
     parser.add_argument("--waist-turns", choices=WAIST_TURN_CHOICES, default=WAIST_TURNS,
                         help="also turn a waist's phone about its screen's normal (quarter), and screen in or out (all)")
     parser.add_argument("--width", type=int, default=WIDTH, help="the trunk's width (filters of its first layers)")
+    parser.add_argument("--hold-out", type=int, nargs="+", default=[], metavar="SUBJECT",
+                        help="HAPT training subjects also left out (a fold of cross-validation)")
     parser.add_argument("--keep-repeats", action="store_true", help="also export every repeat, as NAME-repeatK")
     parser.add_argument("--ensemble", action="store_true", help="export the mean of every repeat's outputs, not the best repeat")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
                  waist_tilt=args.waist_tilt, ensemble=args.ensemble, waist_turns=args.waist_turns,
-                 width=args.width, keep_repeats=args.keep_repeats)
+                 width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out)

@@ -43,10 +43,10 @@ def walking_gravity(recordings) -> list[float]:
     return [round(float(v), 5) + 0.0 for v in mean / np.linalg.norm(mean)]
 
 
-def waist_upright(hapt_path) -> dict:
+def waist_upright(hapt_path, hold_out=()) -> dict:
     """``upright`` for a model that learnt HAPT's belts: the walking gravity of HAPT's training subjects (the
-    subjects scored and those held out for choices left out)."""
-    held_out = set(TEST_SUBJECTS) | set(VALIDATION_SUBJECTS)
+    subjects scored and those held out for choices left out, and ``hold_out``, a model's cross-validation fold)."""
+    held_out = set(TEST_SUBJECTS) | set(VALIDATION_SUBJECTS) | set(hold_out)
     return {"waist": walking_gravity(Recording.from_dataset(r) for r in read_hapt(hapt_path) if r.subject not in held_out)}
 
 
