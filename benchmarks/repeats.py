@@ -42,7 +42,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--head-gaits", action="store_true", help="walking and stairs by the models' last layers, not their features")
     args = parser.parse_args(argv)
     waist, pocket, jogging = recordings(args.hapt, args.motionsense)
-
     rows = {path: figures(without(Model(path), gaits_from_features=args.head_gaits), waist, pocket, jogging) for path in args.models}
     names = list(next(iter(rows.values())))
     print("| figure | " + " | ".join(Path(p).stem for p in rows) + " | mean ± std |\n|---|" + "---|" * (len(rows) + 1))

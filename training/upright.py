@@ -60,7 +60,7 @@ def add_upright(path, hapt_path, log=print, upright: dict | None = None) -> dict
     if "waist" not in model.info.placements or model.info.accuracy.get("without") == "hapt":
         log(f"{path}: learnt no waist; no upright written")
         return {}
-    model.info.upright = upright or waist_upright(hapt_path)
+    model.info.upright = upright or waist_upright(hapt_path, model.info.accuracy.get("held_out", ()))
     model.info.validate(str(path))
     write_metadata(model.info, path)
     log(f"{path}: upright on the waist {model.info.upright['waist']} (HAPT's training recordings)")

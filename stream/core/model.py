@@ -68,8 +68,9 @@ class ModelInfo:
     # back once it has walked (upright.py); a placement not named here is never turned.
     upright: dict = field(default_factory=dict)
     # Walking and stairs told apart by the features' statistics in ``distance`` (each gait's mean, their shared
-    # spread: a linear discriminant) rather than by the model's last layers, which read them worse on validation
-    # subjects under every shift (docs/generalisation-choices.md, item 14); how likely a gait at all stays the model's.
+    # spread: a linear discriminant) rather than by the model's last layers: on the waist a little better, and
+    # fewer walks read as stairs under every shift, for a little less on the pocket's stairs
+    # (docs/generalisation-choices.md, items 14 and 15); how likely a gait at all stays the model's.
     gaits_from_features: bool = False
 
     @property

@@ -226,9 +226,9 @@ class Recognizer:
             far = list(far)
             if getattr(info, "distance", None):
                 answer, features = self.model.predict_all(X, features=True)
-                strange, again = info.read_features(features)
-                for k, s in zip(turned, strange.tolist()):
-                    far[k] = s
+                far_turned, again = info.read_features(features)
+                for k, strange in zip(turned, far_turned.tolist()):
+                    far[k] = strange
                 if odds is not None:
                     odds = odds.copy()
                     odds[turned] = again
