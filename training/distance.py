@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from harstream.core.activities import UNKNOWN
-from harstream.core.model import GAIT_SPLIT, Model, encode_array, metadata_path
+from harstream.core.model import Model, encode_array, holds_gaits, metadata_path
 
 #: Where the trunk's features are, by the name of their tensor: ``features`` in models built since, the global
 #: average pooling's output in ``anyone`` as first shipped.
@@ -147,7 +147,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
         d = model.info.distances(features_of(lite, windows[keep]))
         limit = threshold(d, rate)
         model.info.distance = to_metadata(stats, limit, rate)
-        model.info.gaits_from_features = all(a in stats["labels"] for a in GAIT_SPLIT)  # docs/generalisation-choices.md, 14
+        model.info.gaits_from_features = holds_gaits(model.info.distance)  # docs/generalisation-choices.md, 14
         made_up = model.info.distances(features_of(lite, val.X[val.y == LABELS.index(UNKNOWN)]))
         tmp.replace(path)
     finally:

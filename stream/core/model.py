@@ -17,6 +17,7 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,6 +29,12 @@ FORMAT = "harstream-model/1"
 #: The activities ``gaits_from_features`` tells apart: walking and the stairs (running stays the model's).
 GAIT_SPLIT = ACTIVITIES[:3]
 UNITS = {"acc": "g", "gyro": "rad/s"}
+
+
+# A model's ``distance``, decoded: the activities' means whitened and their squares, the whitening, each activity's
+# spread, and the gaits' rows and log weights for ``gait_odds``.
+_Statistics = NamedTuple("_Statistics", [("means", np.ndarray), ("squares", np.ndarray), ("whitening", np.ndarray),
+                                         ("scales", np.ndarray), ("gaits", list), ("log_weights", np.ndarray)])
 
 
 class ModelError(Exception):
@@ -67,10 +74,8 @@ class ModelInfo:
     # per placement (a unit vector).  A device worn turned about its screen's normal from it is read turned
     # back once it has walked (upright.py); a placement not named here is never turned.
     upright: dict = field(default_factory=dict)
-    # Walking and stairs told apart by the features' statistics in ``distance`` (each gait's mean, their shared
-    # spread: a linear discriminant) rather than by the model's last layers: on the waist a little better, and
-    # fewer walks read as stairs under every shift, for a little less on the pocket's stairs
-    # (docs/generalisation-choices.md, items 14 and 15); how likely a gait at all stays the model's.
+    # Walking and stairs told apart by ``distance``'s statistics (a linear discriminant), not the model's last layers:
+    # fewer walks read as stairs, for a little on the pocket's stairs (docs/generalisation-choices.md, items 14, 15).
     gaits_from_features: bool = False
 
     @property
@@ -93,43 +98,44 @@ class ModelInfo:
         rows = np.zeros(len(out), dtype=np.int64) if placement is None else np.asarray(placement, dtype=np.int64) + 1
         return activity[np.arange(len(out)), rows]
 
-    def _whitened_means(self) -> tuple:
-        """The distance's arrays decoded once, and again only if ``distance`` or ``prior`` is replaced: the means
-        whitened, their squares, the whitening, each activity's spread, the gaits' rows and their log weights."""
+    def _statistics(self) -> "_Statistics":
+        """The distance's arrays decoded once, and again only if ``distance`` or ``prior`` is replaced."""
         cached = self.__dict__.get("_decoded")
         if cached is None or cached[0] is not self.distance or cached[1] is not self.prior:
             whitening = decode_array(self.distance["whitening"])
             means = decode_array(self.distance["means"]) @ whitening
             labels = self.distance["labels"]
-            gaits = [labels.index(a) for a in GAIT_SPLIT] if all(a in labels for a in GAIT_SPLIT) else []
+            gaits = [labels.index(a) for a in GAIT_SPLIT] if holds_gaits(self.distance) else []
             seen = len(self.prior) == len(self.labels)  # how often training saw each gait; else alike
             weights = [float(self.prior[self.labels.index(labels[k])]) if seen else 1.0 for k in gaits]
-            cached = self.__dict__["_decoded"] = (self.distance, self.prior, means, (means * means).sum(axis=1), whitening,
-                                                  np.asarray(self.distance["scales"], dtype=np.float64), gaits,
-                                                  np.log(np.maximum(weights, 1e-9)))
-        return cached[2:]
+            cached = self.__dict__["_decoded"] = (self.distance, self.prior, _Statistics(
+                means, (means * means).sum(axis=1), whitening, np.asarray(self.distance["scales"], dtype=np.float64),
+                gaits, np.log(np.maximum(weights, 1e-9))))
+        return cached[2]
 
-    def _squared_distances(self, features: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _squared_distances(features: np.ndarray, s: "_Statistics") -> np.ndarray:
         """Each window's squared Mahalanobis distance (n, k) from every in-set activity's mean features."""
-        means, squares, whitening = self._whitened_means()[:3]
-        z = np.asarray(features, dtype=np.float64) @ whitening
-        return (z * z).sum(axis=1)[:, None] - 2.0 * z @ means.T + squares  # |z - m|^2, expanded
+        z = np.asarray(features, dtype=np.float64) @ s.whitening
+        return (z * z).sum(axis=1)[:, None] - 2.0 * z @ s.means.T + s.squares  # |z - m|^2, expanded
+
+    @staticmethod
+    def _gait_odds(squared: np.ndarray, s: "_Statistics") -> np.ndarray:
+        logit = -0.5 * squared[:, s.gaits] + s.log_weights
+        odds = np.exp(logit - logit.max(axis=1, keepdims=True))
+        return odds / odds.sum(axis=1, keepdims=True)
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Each window's squared Mahalanobis distance (n,) from the nearest in-set activity's mean features, in
         units of that activity's spread (its training windows' median)."""
-        return (self._squared_distances(features) / self._whitened_means()[3]).min(axis=1)
-
-    def _gait_odds(self, squared: np.ndarray) -> np.ndarray:
-        gaits, log_weights = self._whitened_means()[4:]
-        logit = -0.5 * squared[:, gaits] + log_weights
-        odds = np.exp(logit - logit.max(axis=1, keepdims=True))
-        return odds / odds.sum(axis=1, keepdims=True)
+        s = self._statistics()
+        return (self._squared_distances(features, s) / s.scales).min(axis=1)
 
     def gait_odds(self, features: np.ndarray) -> np.ndarray:
         """How likely each of walking, upstairs and downstairs (n, 3, summing to one) is, by the features alone: a
         linear discriminant over ``distance``'s means and shared spread, weighted as training saw them (``prior``)."""
-        return self._gait_odds(self._squared_distances(features))
+        s = self._statistics()
+        return self._gait_odds(self._squared_distances(features, s), s)
 
     def far(self, features: np.ndarray) -> np.ndarray:
         """Which windows (n,) are unlike anything the model learnt: all False for a model without ``distance``."""
@@ -138,11 +144,11 @@ class ModelInfo:
         return self.distances(features) > self.distance["threshold"]
 
     def read_features(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``far`` and, for a model that sets ``gaits_from_features``, ``gait_odds``, from one pass over the
-        features (the daemon's batches are often one window, where each numpy call counts)."""
-        squared = self._squared_distances(features)
-        far = (squared / self._whitened_means()[3]).min(axis=1) > self.distance["threshold"]
-        return far, (self._gait_odds(squared) if self.gaits_from_features else None)
+        """``far`` and ``gait_odds`` (None unless ``gaits_from_features``) in one pass: batches are often one window."""
+        s = self._statistics()
+        squared = self._squared_distances(features, s)
+        far = (squared / s.scales).min(axis=1) > self.distance["threshold"]
+        return far, (self._gait_odds(squared, s) if self.gaits_from_features else None)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -181,7 +187,7 @@ class ModelInfo:
             problems += _distance_problems(self.distance, self.labels)
         if self.upright:
             problems += _upright_problems(self.upright, self.placements)
-        if self.gaits_from_features is not False and not (self.gaits_from_features is True and _holds_gaits(self.distance)):
+        if self.gaits_from_features is not False and not (self.gaits_from_features is True and holds_gaits(self.distance)):
             problems.append(f"gaits_from_features {self.gaits_from_features!r} must be true or false, and true only with a "
                             f"distance that holds {', '.join(GAIT_SPLIT)}")
         if problems:
@@ -202,7 +208,8 @@ def _distance_problems(distance: dict, labels: list) -> list[str]:
     return []
 
 
-def _holds_gaits(distance) -> bool:
+def holds_gaits(distance) -> bool:
+    """Whether a model's ``distance`` has statistics for every gait ``gaits_from_features`` tells apart."""
     return isinstance(distance, dict) and isinstance(distance.get("labels"), list) and all(a in distance["labels"] for a in GAIT_SPLIT)
 
 

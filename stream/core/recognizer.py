@@ -154,11 +154,7 @@ class Recognizer:
         X = (data if every else data[:, :, self._columns]).astype(np.float32, copy=False)
         info = self.model.info
         labels = info.labels
-        answer, far, odds = None, [False] * len(windows), None  # far: unlike anything the model learnt, so UNKNOWN whatever its answer
-        if getattr(info, "distance", None):  # odds: walking and stairs by the features (ModelInfo.gaits_from_features)
-            answer, features = self.model.predict_all(X, features=True)
-            far, odds = info.read_features(features)
-            far = far.tolist()
+        answer, far, odds = self._read_features(X)
         worn = bool(info.placements and getattr(info, "upright", None))  # how each device is worn, from its walking
         moved = None  # how far each phone turned: a still posture changes only with a turn; a still wearer stands
         if worn or (self.stay > 0.0 and self.turn_deg is not None):
@@ -190,6 +186,17 @@ class Recognizer:
             out.append(Label(w.device, w.seq, w.start, w.end, activity, float(p[k]),
                              {name: float(v) for name, v in zip(labels, p)}, self.model.name, place))
         return out
+
+    def _read_features(self, X: np.ndarray) -> tuple:
+        """For a model with a ``distance``: its whole answer for windows ``X``, which of them are far (unlike anything
+        it learnt, so UNKNOWN whatever it answers) and their gait odds (walking and stairs by the features, None unless
+        ``gaits_from_features``).  Without one: (None, none far, None), the answer left to the caller."""
+        info = self.model.info
+        if not getattr(info, "distance", None):
+            return None, [False] * len(X), None
+        answer, features = self.model.predict_all(X, features=True)
+        far, odds = info.read_features(features)
+        return answer, far.tolist(), odds
 
     def _as_worn_in_training(self, windows, data, moved, activity, placement, far, odds):
         """The model's readings (activity per placement row, placement, far, gait odds) as a device's own walking tells how it
@@ -223,17 +230,14 @@ class Recognizer:
                 upright.learn_turn(own[k], gravity[k])
         if turned:
             X = preprocess.turn(data[turned], np.stack(turns))[:, :, self._columns].astype(np.float32)
+            answer, far_turned, odds_turned = self._read_features(X)
+            answer = self.model.predict_all(X) if answer is None else answer
             far = list(far)
-            if getattr(info, "distance", None):
-                answer, features = self.model.predict_all(X, features=True)
-                far_turned, again = info.read_features(features)
-                for k, strange in zip(turned, far_turned.tolist()):
-                    far[k] = strange
-                if odds is not None:
-                    odds = odds.copy()
-                    odds[turned] = again
-            else:
-                answer = self.model.predict_all(X)
+            for k, strange in zip(turned, far_turned):
+                far[k] = strange
+            if odds is not None:
+                odds = odds.copy()
+                odds[turned] = odds_turned
             activity, placement = activity.copy(), placement.copy()
             activity[turned], placement[turned] = info.split(answer)
             walks, own = walking(activity, placement, far)
