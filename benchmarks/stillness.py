@@ -1,6 +1,6 @@
 """Can a phone at rest on a table be told from a person holding still?  How much a window moves, per class.
 
-    python -m benchmarks.stillness [--hapt PATH] [--motionsense PATH] [--white | --upright]
+    python -m benchmarks.stillness [--hapt PATH] [--motionsense PATH] [--white | --upright | --flat]
 
 For every whole 128-sample window of SITTING, STANDING and LAYING (HAPT on the
 waist, MotionSense in the pocket; the scored subjects are left out), and for the made-up out-of-set
@@ -16,7 +16,12 @@ low-pass), and how many windows pass a threshold on both at once.
 
 With ``--upright``, a reference the device could give itself: how far each still window's gravity lies from the
 gravity while the same person walked with the same phone (a belt's standing is near it, sitting and lying not,
-whichever way the phone is worn).
+whichever way the phone is worn), and each posture's share of windows by that angle.
+
+With ``--flat``, what a rule "a still phone lying level is put down, not worn" would rest on (tried and withdrawn:
+docs/generalisation-choices.md, item 16): how far each window's gravity (the daemon's preprocessed channel) lies from
+the screen's normal, for every activity of the subjects no score is taken on and for the made-up table, and how many
+windows the rule (still, within 5 degrees of level) would take.
 """
 from __future__ import annotations
 
@@ -25,14 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from harstream.core.preprocess import Preprocessor
+from harstream.core.activities import ACTIVITIES, RUNNING
+from harstream.core.preprocess import Preprocessor, gravity_turn
 from harstream.core.recording import Recording
+from harstream.core.timefilter import TURN_DEG
 from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
 
 from .generalisation import SHARED, made_up
 
 STATIC = ("SITTING", "STANDING", "LAYING")
+FLAT_DEG = 5.0  # the rule tried in item 16: a still window within this of level
 
 
 def spread(raw: np.ndarray) -> tuple[float, float]:
@@ -81,6 +89,7 @@ def upright_report(sets: dict) -> None:
     frame) while the same person walked with the same phone (HAPT: the same recording; MotionSense, whose trials
     are recordings of one activity each: the subject's walking trials)."""
     print("| windows of | n | degrees from the walking gravity: 5th / 50th / 95th percentile |\n|---|---|---|")
+    tables = []
     for name, records in sets.items():
         recs = [(r.subject if r.dataset == "motionsense" else r.name, Recording.from_dataset(r)) for r in records]
         recs = [(key, rec, Preprocessor(50.0).process(rec.raw)) for key, rec in recs]  # each preprocessed once
@@ -94,6 +103,40 @@ def upright_report(sets: dict) -> None:
                 angles.setdefault(label, []).append(_degrees(processed[w, 9:12].mean(axis=0), reference[key]))
         for label, v in sorted(angles.items()):
             print(f"| {name}: {label} | {len(v)} | " + " / ".join(f"{x:.1f}" for x in np.percentile(v, [5, 50, 95])) + " |", flush=True)
+        tables.append((name, angles))
+    for name, angles in tables:  # how far standing and sitting lie from walking (item 18 of docs/generalisation-choices.md)
+        edges = [0, 3, 6, 9, 12, 15, 18, 21, 30, 60, 180]
+        share = {label: np.histogram(angles[label], edges)[0] / len(angles[label]) for label in ("STANDING", "SITTING")}
+        print(f"\n{name}: the share of each posture's windows by degrees from the walking gravity\n\n"
+              "| degrees | STANDING | SITTING | standing : sitting |\n|---|---|---|---|")
+        for k in range(len(edges) - 1):
+            stand, sit = share["STANDING"][k], share["SITTING"][k]
+            ratio = f"{stand / sit:.2f}" if sit else "—"
+            print(f"| {edges[k]}–{edges[k + 1]} | {stand:.1%} | {sit:.1%} | {ratio} |")
+
+
+def tilt_from_flat(processed: np.ndarray) -> float:
+    """Degrees between a preprocessed window's mean gravity and the screen's normal, either face up: 0 lying level."""
+    g = processed[:, 9:12].sum(axis=0)  # a direction: the sum does
+    return float(np.degrees(np.arccos(min(1.0, abs(g[2]) / max(float(np.linalg.norm(g)), 1e-12)))))
+
+
+def flat_report(sets: dict, made: dict) -> None:
+    """Per activity, how far a window's gravity lies from level (degrees), and the share the rule would take."""
+    def measure(_, processed):
+        return tilt_from_flat(processed), float(gravity_turn(processed[None])[0])
+    every = (*ACTIVITIES, RUNNING)
+    rows = [(f"{name}: {label}", np.array(v)) for name, records in sets.items()
+            for label, v in sorted(whole_windows(map(Recording.from_dataset, records), keep=every, measure=measure,
+                                                 preprocessed=True).items())]
+    rows += [(f"made up: {family}", np.array(whole_windows(recs, keep=("",), measure=measure, preprocessed=True)[""]))
+             for family, recs in made.items()]
+    print(f"| windows of | n | degrees from level: least / 1st / 5th / 50th percentile | within {FLAT_DEG:g} degrees "
+          f"and still (turned under {TURN_DEG:g}): the rule would take |\n|---|---|---|---|")
+    for name, a in rows:
+        taken = ((a[:, 0] < FLAT_DEG) & (a[:, 1] < TURN_DEG)).mean()
+        print(f"| {name} | {len(a)} | {a[:, 0].min():.1f} / " + " / ".join(f"{x:.1f}" for x in np.percentile(a[:, 0], [1, 5, 50]))
+              + f" | {taken:.2%} |", flush=True)
 
 
 def white_report(sets: dict, made: dict) -> None:
@@ -116,11 +159,15 @@ def main(argv=None) -> list[tuple]:
     parser.add_argument("--motionsense", type=Path, default=SHARED / "motionsense-pocket.zip")
     parser.add_argument("--white", action="store_true", help="how white each window's readings are, raw and preprocessed")
     parser.add_argument("--upright", action="store_true", help="how far each still window lies from the walking gravity")
+    parser.add_argument("--flat", action="store_true", help="how far each window's gravity lies from level")
     args = parser.parse_args(argv)
     sets = {"HAPT, subjects other than the test ones, waist": [r for r in read_hapt(args.hapt) if r.subject not in TEST_SUBJECTS],
             "MotionSense, subjects other than the scored ones, pocket": [r for r in read_motionsense(args.motionsense) if r.subject not in POCKET_SCORED]}
     if args.white:
         white_report(sets, {family: made_up(family, count=6, seed=777) for family in ("table",)})
+        return []
+    if args.flat:
+        flat_report(sets, {family: made_up(family, count=20, seed=777) for family in ("table",)})
         return []
     if args.upright:
         upright_report(sets)
