@@ -117,8 +117,8 @@ def upright_report(sets: dict) -> None:
 
 def tilt_from_flat(processed: np.ndarray) -> float:
     """Degrees between a preprocessed window's mean gravity and the screen's normal, either face up: 0 lying level."""
-    g = processed[:, 9:12].sum(axis=0)  # a direction: the sum does
-    return float(np.degrees(np.arccos(min(1.0, abs(g[2]) / max(float(np.linalg.norm(g)), 1e-12)))))
+    tilt = _degrees(processed[:, 9:12].mean(axis=0), np.array([0.0, 0.0, 1.0]))
+    return min(tilt, 180.0 - tilt)
 
 
 def flat_report(sets: dict, made: dict) -> None:
