@@ -115,6 +115,16 @@ def upright_report(sets: dict) -> None:
             print(f"| {edges[k]}–{edges[k + 1]} | {stand:.1%} | {sit:.1%} | {ratio} |")
 
 
+def _measured(sets: dict, made: dict, measure, keep=STATIC) -> list[tuple[str, np.ndarray]]:
+    """(name, ``measure`` of every whole window, preprocessed channels given) per class of ``keep`` in each of ``sets``
+    (the subjects no score is taken on), then per made-up family of ``made`` (its recordings)."""
+    rows = [(f"{name}: {label}", np.array(v)) for name, records in sets.items()
+            for label, v in sorted(whole_windows(map(Recording.from_dataset, records), keep=keep, measure=measure,
+                                                 preprocessed=True).items())]
+    return rows + [(f"made up: {family}", np.array(whole_windows(recs, keep=("",), measure=measure, preprocessed=True)[""]))
+                   for family, recs in made.items()]
+
+
 def tilt_from_flat(processed: np.ndarray) -> float:
     """Degrees between a preprocessed window's mean gravity and the screen's normal, either face up: 0 lying level."""
     tilt = _degrees(processed[:, 9:12].mean(axis=0), np.array([0.0, 0.0, 1.0]))
@@ -125,12 +135,7 @@ def flat_report(sets: dict, made: dict) -> None:
     """Per activity, how far a window's gravity lies from level (degrees), and the share the rule would take."""
     def measure(_, processed):
         return tilt_from_flat(processed), float(gravity_turn(processed[None])[0])
-    every = (*ACTIVITIES, RUNNING)
-    rows = [(f"{name}: {label}", np.array(v)) for name, records in sets.items()
-            for label, v in sorted(whole_windows(map(Recording.from_dataset, records), keep=every, measure=measure,
-                                                 preprocessed=True).items())]
-    rows += [(f"made up: {family}", np.array(whole_windows(recs, keep=("",), measure=measure, preprocessed=True)[""]))
-             for family, recs in made.items()]
+    rows = _measured(sets, made, measure, keep=(*ACTIVITIES, RUNNING))
     print(f"| windows of | n | degrees from level: least / 1st / 5th / 50th percentile | within {FLAT_DEG:g} degrees "
           f"and still (turned under {TURN_DEG:g}): the rule would take |\n|---|---|---|---|")
     for name, a in rows:
@@ -140,10 +145,7 @@ def flat_report(sets: dict, made: dict) -> None:
 
 
 def white_report(sets: dict, made: dict) -> None:
-    rows = [(f"{name}: {label}", np.array(v)) for name, records in sets.items()
-            for label, v in sorted(whole_windows(map(Recording.from_dataset, records), measure=whiteness, preprocessed=True).items())]
-    rows += [(f"made up: {family}", np.array(whole_windows(recs, keep=("",), measure=whiteness, preprocessed=True)[""]))
-             for family, recs in made.items()]
+    rows = _measured(sets, made, whiteness)
     print("| windows of | n | raw: acceleration / rotation above 8 Hz, 99th percentile (1st for made up) | "
           "preprocessed: same | raw: both above 0.55 / 0.58 / 0.6 |\n|---|---|---|---|---|")
     for name, a in rows:
@@ -164,10 +166,10 @@ def main(argv=None) -> list[tuple]:
     sets = {"HAPT, subjects other than the test ones, waist": [r for r in read_hapt(args.hapt) if r.subject not in TEST_SUBJECTS],
             "MotionSense, subjects other than the scored ones, pocket": [r for r in read_motionsense(args.motionsense) if r.subject not in POCKET_SCORED]}
     if args.white:
-        white_report(sets, {family: made_up(family, count=6, seed=777) for family in ("table",)})
+        white_report(sets, {"table": made_up("table", count=6, seed=777)})
         return []
     if args.flat:
-        flat_report(sets, {family: made_up(family, count=20, seed=777) for family in ("table",)})
+        flat_report(sets, {"table": made_up("table", count=20, seed=777)})
         return []
     if args.upright:
         upright_report(sets)
