@@ -3,14 +3,15 @@ phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (1
 pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
 the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
-    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits] [--subjects N ...]
+    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits] [--subjects N ...] [--shifts NAME ... | all]
 
 ``--mountings`` also streams every recording worn turned each way of ``worn.MOUNTINGS``; ``--day`` streams
 each subject's recordings one after another through one device (``worn.as_days``), not each alone, and
 scores the day's later recordings alone too (the device has walked before them); ``--no-upright`` reads the models
 as if their metadata named no ``upright`` (a device worn turned is never turned back); ``--head-gaits`` tells walking
 from stairs by the models' last layers, as if their metadata did not set ``gaits_from_features``; ``--subjects`` streams
-other HAPT subjects than the validation ones (those a model trained with ``--hold-out`` never saw), never scored ones.
+other HAPT subjects than the validation ones (those a model trained with ``--hold-out`` never saw), never scored ones;
+``--shifts`` also streams them under shifts of ``benchmarks.generalisation`` (by name, or ``all``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS
 from harstream.training.anyone import MOTIONSENSE_VALIDATION
 
-from .generalisation import without
+from .generalisation import shifts, without
 from .worn import MOUNTINGS, as_days, mounted
 
 
@@ -69,9 +70,16 @@ def main(argv=None) -> None:
     parser.add_argument("--subjects", type=int, nargs="+", default=list(VALIDATION_SUBJECTS), metavar="SUBJECT",
                         help="the HAPT subjects streamed: the validation subjects, or a model's held-out fold (never a scored one)")
     parser.add_argument("--placement", choices=["auto", "given"], default="auto", help="inferred per device, or the truth given")
+    parser.add_argument("--shifts", nargs="+", default=[], metavar="SHIFT",
+                        help="also stream the recordings under these shifts of benchmarks.generalisation ('all': every one)")
     args = parser.parse_args(argv)
     if set(args.subjects) & set(TEST_SUBJECTS):
         parser.error(f"subjects {sorted(set(args.subjects) & set(TEST_SUBJECTS))} are HAPT's scored subjects: no choice is made on them")
+    every_shift = shifts()
+    unknown = sorted(set(args.shifts) - set(every_shift) - {"all"})
+    if unknown:
+        parser.error(f"no shift {unknown[0]!r}; the shifts: {', '.join(every_shift)}")
+    chosen = {name: f for name, f in every_shift.items() if name != "as recorded" and ("all" in args.shifts or name in args.shifts)}
     def recordings(read):
         """The recordings, or with ``--day`` each subject's as one, and how many windows its first recording gives."""
         if not args.day:
@@ -94,6 +102,10 @@ def main(argv=None) -> None:
                 if first:
                     print(report(f"{path} ({where}, {turn}, placement {args.placement}, the day's later recordings)",
                                  *score(model, turned, place, first)), flush=True)
+            for name, shift in chosen.items():
+                place = where if args.placement == "given" else "auto"
+                print(report(f"{path} ({where}, {name}, placement {args.placement})", *score(model, [shift(r) for r in recs], place)),
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ subjects (waist) and MotionSense's scored subjects 2, 5, 11, 16 (pocket); no cho
 * **Across datasets**: models trained without one dataset (``anyone-without-hapt``, ...) scored on it.
 * **Shifts**: the scored recordings as another phone or person would give them: other sampling rates
   (with and without the sensor's anti-aliasing, with jittered timestamps), cadence ±25%, per-axis
-  gains, offsets, gyroscope bias, noise, a slower and gentler walker, the phone worn turned another way.
+  gains, offsets, gyroscope bias, noise, a slower and gentler walker, the wearer turning while walking (indoors,
+  and 3 m walks that turn half round), the phone worn turned another way.
 * **Out of set**: MotionSense's jogging (RUNNING for a model that has it), and made-up motion
   (``harstream.datasets.synthetic``; the ``bag`` family is never trained on).
 * **Time**: streaming accuracy with the time filter and without, and how many windows a change of
@@ -31,11 +32,12 @@ from pathlib import Path
 import numpy as np
 from harstream.cli import resolve_model
 from harstream.core import Recognizer
-from harstream.core.activities import ACTIVITIES, RUNNING, UNKNOWN
+from harstream.core.activities import ACTIVITIES, GAITS, RUNNING, UNKNOWN
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
 from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense, synthetic
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
+from harstream.datasets.turning import with_turns
 
 from .worn import MOUNTINGS, as_days, mounted
 
@@ -103,6 +105,14 @@ def gentle(rec: Recording) -> Recording:
     return cadence(Recording(rec.t, raw, rec.labels, rec.name), 0.8)
 
 
+def turning(rec: Recording, **turns) -> Recording:
+    """The wearer turning about the vertical while moving, as ``harstream.datasets.turning`` says (one schedule of
+    turns, the same for every recording)."""
+    rate_hz = 1.0 / float(np.median(np.diff(rec.t)))
+    raw = with_turns(rec.raw, np.isin(rec.labels, GAITS), np.random.default_rng(0), rate=rate_hz, **turns)
+    return Recording(rec.t, raw, rec.labels, rec.name)
+
+
 def shifts(rng_seed: int = 0) -> dict:
     rng = np.random.default_rng(rng_seed)
     out = {"as recorded": lambda r: r}
@@ -121,6 +131,8 @@ def shifts(rng_seed: int = 0) -> dict:
     out["noise 0.02 g, 0.02 rad/s"] = lambda r: calibration(r, rng, noise=0.02)
     out["all of gain, offset, bias, noise"] = lambda r: calibration(r, rng, 0.1, 0.05, 0.05, 0.02)
     out["a slower, gentler walker"] = gentle
+    out["a quarter turn after every 8 s walked"] = lambda r: turning(r, every_s=8.0, angle_deg=90.0, duration_s=1.0)
+    out["a half turn after every 2.5 s walked (3 m walks)"] = lambda r: turning(r, every_s=2.5, angle_deg=180.0, duration_s=1.5)
     for name, R in MOUNTINGS.items():
         out[name] = lambda r, R=R: mounted(r, R)
     return out

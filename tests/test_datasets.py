@@ -204,3 +204,27 @@ def test_download_failure_says_where_to_put_the_file(server, tmp_path):
 def test_download_of_the_wrong_archive_is_refused(server, tmp_path):
     with pytest.raises(DatasetError, match="right archive"):
         download("uci-har", cache=tmp_path, url=f"{server}/data.zip", quiet=True)
+
+
+def test_a_walk_with_turns_turns_only_about_gravity_and_only_while_moving(recording):
+    """The turning shift and training variation (harstream.datasets.turning) on the demo's own walking: the gyroscope
+    gains the turns' rate about gravity and nothing across it, the accelerometer the centripetal acceleration across
+    gravity and nothing along it, and the still stretches are left exactly as recorded."""
+    from harstream.core.activities import GAITS
+    from harstream.core.preprocess import Preprocessor
+    from harstream.datasets.turning import with_turns
+
+    moving = np.isin(recording.labels, GAITS)
+    assert moving.any() and (~moving).any()
+    turned = with_turns(recording.raw, moving, np.random.default_rng(3), every_s=2.5, angle_deg=180.0, duration_s=1.5)
+    assert np.array_equal(turned[~moving], recording.raw[~moving])
+    up = Preprocessor(50.0).process(recording.raw)[:, 9:12]
+    up /= np.linalg.norm(up, axis=1, keepdims=True)
+    gyro, acc = turned[:, 3:] - recording.raw[:, 3:], turned[:, :3] - recording.raw[:, :3]
+    about = (gyro * up).sum(axis=1)
+    assert np.abs(about).max() > 2.0  # half turns in 1.5 s peak near 4 rad/s
+    assert np.abs(gyro - about[:, None] * up).max() < 0.15 * np.abs(about).max()  # up from a 1 s mean, not the filter's
+    assert np.abs((acc * up).sum(axis=1)).max() < 0.15 * np.linalg.norm(acc, axis=1).max()
+    walked = np.flatnonzero(moving)
+    angle = np.degrees(np.abs(about[walked]).sum() / 50.0)
+    assert 180.0 <= angle <= 180.0 * (len(walked) / 50.0 / 4.0 + 1)  # at least one whole half turn, at most one per 4 s walked

@@ -131,9 +131,40 @@ def test_a_tiny_anyone_run_exports_running_unknown_and_its_threshold(hapt_dir, t
     parity = report["exported"]["parity"]  # the int8-weight file against the float Keras model
     assert parity["windows"] > 0 and parity["argmax_disagreements"] <= 0.02 * parity["windows"] and model.info.placements == ["waist", "pocket"]
     assert model.info.extra["augmentation"] == {"intensity": None, "spin": False, "waist_tilt": 12.0, "waist_turns": "none"}  # for the distance
+    assert model.info.extra["turns"] is True  # the varied copies turned where they moved: the distance reloads them so
     assert model.info.distance["labels"] and model.predict_all(np.zeros((2, 128, 12), np.float32), features=True)[1].shape == (2, 96)
     assert model.info.gaits_from_features and repeat.info.gaits_from_features  # walking and stairs by the features, as shipped
     assert report["distance"]["threshold"] == model.info.distance["threshold"] > 0
+
+
+def test_varied_copies_that_turn_turn_about_gravity_on_the_move_and_never_standing_still(hapt_dir, monkeypatch):
+    """Item 20 of docs/generalisation-choices.md: a copy made to turn (every copy, here) turns its wearer about the
+    vertical while they walk, by the recipe's angles, and never while they sit, stand or lie."""
+    from harstream.core.preprocess import Preprocessor
+    from harstream.datasets import read_hapt
+    from harstream.training import anyone
+
+    monkeypatch.setattr(anyone, "TURN_SHARE", 1.0)
+    rec = read_hapt(hapt_dir)[0]
+    copies = [anyone.varied(rec, np.random.default_rng(seed), turns=True) for seed in range(3)]
+    plain = [anyone.varied(rec, np.random.default_rng(seed), turns=False) for seed in range(3)]
+
+    def turned(copy):  # degrees turned about gravity in each 1.28 s, and whether the wearer moved in all of it
+        X = Preprocessor(50.0).process(copy.raw)
+        up = X[:, 9:12] / np.linalg.norm(X[:, 9:12], axis=1, keepdims=True)
+        about = (X[:, 6:9] * up).sum(axis=1) / 50.0
+        n = len(about) // 64
+        moving = np.isin(copy.labels[:n * 64], anyone.MOVING_IDS).reshape(n, 64).all(axis=1)
+        still = np.isin(copy.labels[:n * 64], (4, 5, 6)).reshape(n, 64).all(axis=1)
+        still[1:-1] &= still[:-2] & still[2:]  # and so are the blocks either side (people start a posture change early)
+        return np.abs(np.degrees(about[:n * 64].reshape(n, 64).sum(axis=1))), moving, still
+
+    for copy, before in zip(copies, plain):
+        turns, moving, still = turned(copy)
+        plain_turns, _, plain_still = turned(before)
+        assert moving.any() and still.any()
+        assert turns[moving].max() >= 30.0 > plain_turns[moving].max()  # turned while walking; the plain copy never did
+        assert turns[still].max() < 10.0 and plain_turns[plain_still].max() < 10.0
 
 
 def test_a_distance_tells_a_window_far_from_every_activity():
@@ -192,3 +223,7 @@ def test_a_cross_validation_fold_leaves_its_hapt_subjects_out_and_is_never_a_sco
     with pytest.raises(SystemExit) as exit:
         across_validation.main([str(tmp_path / "m.tflite"), "--subjects", "3", "2"])
     assert exit.value.code == 2 and "[2] are HAPT's scored subjects" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:  # a shift of benchmarks.generalisation it does not have: named, and the list
+        across_validation.main([str(tmp_path / "m.tflite"), "--shifts", "cadence ×0.75", "a tilt"])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "no shift 'a tilt'" in err and "a half turn after every 2.5 s walked" in err

@@ -10,9 +10,10 @@ What it changes against ``anywhere`` (which learnt the devices and gaits of two 
 * **Recordings made as other phones and other people would make them.**  Every training
   recording is copied ``COPIES`` times: time-stretched (cadence 0.8 to 1.25 times), sometimes
   recorded at 20 to 30 Hz (with or without the sensor's anti-aliasing) and brought back to 50 Hz
-  as the daemon's resampler does, with sensor noise.  Every epoch, every window is turned as a
-  phone sits on a body and given per-axis gains (±10%), offsets (±0.05 g) and gyroscope bias
-  (±0.05 rad/s).
+  as the daemon's resampler does, with sensor noise; half of them turn where they move, as people
+  do between rooms (``harstream.datasets.turning``: the studies' walkers turned only on their
+  stairs' landings).  Every epoch, every window is turned as a phone sits on a body and given
+  per-axis gains (±10%), offsets (±0.05 g) and gyroscope bias (±0.05 rad/s).
 * **RUNNING**, learnt from MotionSense's jogging (pocket only: no study here has running on a waist).
 * **UNKNOWN**, learnt from made-up out-of-set motion (``harstream.datasets.synthetic``: shaking,
   a phone on a table, in a vehicle), and at run time also when no label is likely enough
@@ -25,10 +26,11 @@ Choices are made on validation subjects only: HAPT's 7, 15, 26 and MotionSense's
 from __future__ import annotations
 
 import numpy as np
-from harstream.core.activities import ACTIVITIES, TRAINABLE, UNKNOWN
+from harstream.core.activities import ACTIVITIES, RUNNING_ID, TRAINABLE, UNKNOWN
 from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS, Recording, WindowSet, segment_windows
 from harstream.datasets import synthetic
+from harstream.datasets.turning import with_turns
 from harstream.core.preprocess import CHANNELS, Preprocessor
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as MOTIONSENSE_SCORED
 
@@ -48,6 +50,12 @@ WAIST_TURN_CHOICES = ("none", "quarter", "all")
 WAIST_TURNS = "none"
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
+#: The share of varied copies whose moving stretches turn about the vertical, and how (ranges drawn from per turn: the
+#: time walked straight between turns, the angle, how long a turn takes, the walker's speed).  The studies turned only on
+#: their stairs' landings, so a model learnt "turning, so stairs" (docs/generalisation-choices.md, item 20).
+TURN_SHARE = 0.5
+TURNS = {"every_s": (2.0, 12.0), "angle_deg": (30.0, 180.0), "duration_s": (0.8, 2.0), "speed": (0.6, 1.5)}
+MOVING_IDS = (1, 2, 3, RUNNING_ID)  # walking, stairs up and down, running: a turn is taken on the move
 
 
 # ---- recordings as other phones and people would make them ---------------------------------------
@@ -81,9 +89,12 @@ def low_rate(raw: np.ndarray, rate: float, anti_alias: bool, rng: np.random.Gene
     return np.stack([np.interp(grid, at, samples[:, c]) for c in range(raw.shape[1])], axis=1)
 
 
-def varied(rec: Recording, rng: np.random.Generator) -> Recording:
-    """One copy of ``rec`` as another person and phone might have recorded it."""
+def varied(rec: Recording, rng: np.random.Generator, turns: bool = False) -> Recording:
+    """One copy of ``rec`` as another person and phone might have recorded it; with ``turns``, ``TURN_SHARE`` of the
+    copies also turn where they move (``harstream.datasets.turning``), so that turning tells no gait from another."""
     raw, labels = resample(rec.raw, rec.labels, float(np.exp(rng.uniform(*np.log(STRETCH)))))
+    if turns and rng.random() < TURN_SHARE:
+        raw = with_turns(raw, np.isin(labels, MOVING_IDS), rng, **TURNS)
     if rng.random() < 0.5:
         raw = low_rate(raw, rng.uniform(*LOW_RATES), rng.random() < 0.5, rng)
     raw = raw + np.hstack([rng.normal(0, rng.uniform(0, 0.01), (len(raw), 3)), rng.normal(0, rng.uniform(0, 0.01), (len(raw), 3))])
@@ -145,7 +156,7 @@ def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, inte
 
 # ---- data -------------------------------------------------------------------------------------------
 
-def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0, hold_out=()):
+def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0, hold_out=(), turns: bool = False):
     """(fit, validation, scored) window sets.  ``fit`` holds ``COPIES`` varied copies of every training
     recording besides the original; ``without`` ("hapt" or "motionsense") leaves a dataset out of
     training (the across-dataset protocol); ``hold_out``, HAPT training subjects (a fold of cross-validation,
@@ -158,7 +169,7 @@ def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0,
     trainable = [r for r in hapt + motion if r.subject not in held | validation
                  and not (without == "hapt" and r.dataset == "hapt") and not (without == "motionsense" and r.dataset == "motionsense")
                  and not (r.dataset == "hapt" and r.subject in set(hold_out))]
-    fit_recordings = trainable + [varied(r, rng) for r in trainable for _ in range(COPIES)]
+    fit_recordings = trainable + [varied(r, rng, turns) for r in trainable for _ in range(COPIES)]
     fit = segment_windows(fit_recordings, source="fit")
     val = segment_windows([r for r in hapt + motion if r.subject in validation], source="validation")
     scored = segment_windows([r for r in hapt + motion if r.subject in held], source="scored")
@@ -207,7 +218,7 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
                  waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False, waist_turns: str = WAIST_TURNS,
-                 width: int = WIDTH, keep_repeats: bool = False, hold_out=()) -> dict:
+                 width: int = WIDTH, keep_repeats: bool = False, hold_out=(), turns: bool = True) -> dict:
     """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
     model that averages their outputs (every output a softmax, so the average is one too); with ``keep_repeats``,
     every repeat also as ``NAME-repeatK``; ``hold_out``: HAPT training subjects left out too (``load``)."""
@@ -227,7 +238,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     out = Path(out or "models")
     name = name or ("anyone" if without is None else f"anyone-without-{without}")
     hold_out = sorted(int(s) for s in hold_out)
-    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out)
+    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns)
     log(f"[{name}] {len(fit)} training windows ({COPIES} varied copies and made-up out-of-set ones), "
         f"{len(val)} validation, {len(scored)} scored; {repeats} repeats of {epochs} epochs")
     classes, placements = len(LABELS), ("waist", "pocket")
@@ -307,7 +318,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                          "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without,
                          **({"held_out": hold_out} if hold_out else {})}
         info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
-                      "augmentation": recipe}
+                      "augmentation": recipe, **({"turns": True} if turns else {})}  # turns: the varied copies'
         write_metadata(info, path)
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}
@@ -362,8 +373,10 @@ if __name__ == "__main__":
                         help="HAPT training subjects also left out (a fold of cross-validation)")
     parser.add_argument("--keep-repeats", action="store_true", help="also export every repeat, as NAME-repeatK")
     parser.add_argument("--ensemble", action="store_true", help="export the mean of every repeat's outputs, not the best repeat")
+    parser.add_argument("--no-turns", dest="turns", action="store_false",
+                        help="no varied copy turns where it moves (the recipe before docs/generalisation-choices.md item 20)")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
                  waist_tilt=args.waist_tilt, ensemble=args.ensemble, waist_turns=args.waist_turns,
-                 width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out)
+                 width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out, turns=args.turns)

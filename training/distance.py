@@ -131,7 +131,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     if not isinstance(recipe, dict) or not set(recipe) <= settings or recipe.get("waist_turns", "none") not in WAIST_TURN_CHOICES:
         raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed,
-                                   model.info.accuracy.get("held_out", ()))[:2]
+                                   model.info.accuracy.get("held_out", ()), bool((model.info.extra or {}).get("turns")))[:2]
     tmp = path.with_suffix(".tmp.tflite")
     with_features(path, tmp)
     metadata_path(tmp).write_text(model.info.to_json(), encoding="utf-8")
