@@ -11,8 +11,8 @@ What it changes against ``anywhere`` (which learnt the devices and gaits of two 
   recording is copied ``COPIES`` times: time-stretched (cadence 0.8 to 1.25 times), sometimes
   recorded at 20 to 30 Hz (with or without the sensor's anti-aliasing) and brought back to 50 Hz
   as the daemon's resampler does, with sensor noise; half of them turn where they move, as people
-  do between rooms (``harstream.datasets.turning``: the studies' walkers turned only on their
-  stairs' landings).  Every epoch, every window is turned as a phone sits on a body and given
+  do between rooms (``harstream.datasets.turning``: the studies' walkers hardly turned but on
+  their stairs' landings).  Every epoch, every window is turned as a phone sits on a body and given
   per-axis gains (±10%), offsets (±0.05 g) and gyroscope bias (±0.05 rad/s).
 * **RUNNING**, learnt from MotionSense's jogging (pocket only: no study here has running on a waist).
 * **UNKNOWN**, learnt from made-up out-of-set motion (``harstream.datasets.synthetic``: shaking,
@@ -51,8 +51,8 @@ WAIST_TURNS = "none"
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
 #: The share of varied copies whose moving stretches turn about the vertical, and how (ranges drawn from per turn: the
-#: time walked straight between turns, the angle, how long a turn takes, the walker's speed).  The studies turned only on
-#: their stairs' landings, so a model learnt "turning, so stairs" (docs/generalisation-choices.md, item 20).
+#: time walked straight between turns, the angle, how long a turn takes, the walker's speed).  The studies hardly turned but
+#: on their stairs' landings, so a model learnt "turning, so stairs" (docs/generalisation-choices.md, item 20).
 TURN_SHARE = 0.5
 TURNS = {"every_s": (2.0, 12.0), "angle_deg": (30.0, 180.0), "duration_s": (0.8, 2.0), "speed": (0.6, 1.5)}
 MOVING_IDS = (1, 2, 3, RUNNING_ID)  # walking, stairs up and down, running: a turn is taken on the move

@@ -45,7 +45,7 @@ def with_turns(raw: np.ndarray, moving: np.ndarray, rng: np.random.Generator, ev
                angle_deg: float | tuple = 180.0, duration_s: float | tuple = 1.5, speed: float | tuple = 1.2,
                rate: float = RATE) -> np.ndarray:
     """``raw`` (n, 6: acceleration g, rotation rate rad/s, the phone's frame, ``rate`` Hz) with a turn about the
-    vertical starting every ``every_s`` seconds, kept where ``moving`` (n,) is true.  Each of ``every_s``,
+    vertical after every ``every_s`` seconds straight, kept where ``moving`` (n,) is true.  Each of ``every_s``,
     ``angle_deg``, ``duration_s`` and ``speed`` (m/s) is a number or a (low, high) range drawn from per turn; each
     turn goes left or right at random."""
     def draw(v):
