@@ -94,16 +94,15 @@ def main(argv=None) -> None:
     for path in args.models:
         model = without(Model(path), args.no_upright, args.head_gaits)
         for where, recs, first in sets:
+            place = where if args.placement == "given" else "auto"
             for turn, R in turns.items():
                 turned = [mounted(r, R) for r in recs]
-                place = where if args.placement == "given" else "auto"
                 print(report(f"{path} ({where}, {turn}, placement {args.placement}{', the day' if first else ''})",
                              *score(model, turned, place)), flush=True)
                 if first:
                     print(report(f"{path} ({where}, {turn}, placement {args.placement}, the day's later recordings)",
                                  *score(model, turned, place, first)), flush=True)
             for name, shift in chosen.items():
-                place = where if args.placement == "given" else "auto"
                 print(report(f"{path} ({where}, {name}, placement {args.placement})", *score(model, [shift(r) for r in recs], place)),
                       flush=True)
 

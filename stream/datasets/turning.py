@@ -33,7 +33,8 @@ G = 9.81  # m/s^2 per g
 
 
 def _up(raw: np.ndarray, rate: float) -> np.ndarray:
-    """Gravity's direction in the phone's frame per sample (the acceleration over about a second)."""
+    """Gravity's direction in the phone's frame per sample: the acceleration over the second around it (centred, where
+    the daemon's gravity channel is a causal low-pass that lags: a simulation may look ahead)."""
     k = max(1, int(rate))
     kernel = np.ones(k) / k
     acc = np.stack([np.convolve(np.pad(raw[:, c], (k // 2, k - 1 - k // 2), mode="edge"), kernel, mode="valid")
