@@ -132,6 +132,7 @@ def test_a_tiny_anyone_run_exports_running_unknown_and_its_threshold(hapt_dir, t
     assert parity["windows"] > 0 and parity["argmax_disagreements"] <= 0.02 * parity["windows"] and model.info.placements == ["waist", "pocket"]
     assert model.info.extra["augmentation"] == {"intensity": None, "spin": False, "waist_tilt": 12.0, "waist_turns": "none"}  # for the distance
     assert model.info.extra["turns"] is True  # the varied copies turned where they moved: the distance reloads them so
+    assert model.info.extra["changes"] is True  # and the windows across changes of activity were trained on
     assert model.info.distance["labels"] and model.predict_all(np.zeros((2, 128, 12), np.float32), features=True)[1].shape == (2, 96)
     assert model.info.gaits_from_features and repeat.info.gaits_from_features  # walking and stairs by the features, as shipped
     assert report["distance"]["threshold"] == model.info.distance["threshold"] > 0
@@ -226,3 +227,44 @@ def test_a_cross_validation_fold_leaves_its_hapt_subjects_out_and_is_never_a_sco
         across_validation.main([str(tmp_path / "m.tflite"), "--shifts", "cadence ×0.75", "a tilt"])
     err = capsys.readouterr().err
     assert exit.value.code == 2 and "no shift 'a tilt'" in err and "a half turn after every 2.5 s walked" in err
+
+
+def test_windows_across_a_change_are_labelled_as_the_streamed_score_reads_them():
+    """Item 21 of docs/generalisation-choices.md: the daemon's grid windows that no single activity holds, each with
+    its activity where most of its samples have one (as the streamed score reads it), else -1 (only its placement is
+    learnt): a posture change; a window mostly of unlabelled time is left out.  A recording of one activity has none."""
+    from harstream.datasets.common import Recording as DatasetRecording
+    from harstream.datasets.common import change_windows
+
+    # walking 270, unlabelled 82, STAND_TO_SIT (7) 100, SITTING 188: grid windows start every 64 samples
+    ids = np.repeat([1, 0, 7, 4], [270, 82, 100, 188])
+    rec = DatasetRecording(1, 1, np.zeros((len(ids), 3)), np.zeros((len(ids), 3)), ids, 50.0, "waist", "hapt", "")
+    w = change_windows([rec])
+    # starts 0, 64 and 128 lie inside the walk and 512 inside the sitting; 192: mostly walking; 256: mostly unlabelled
+    # (left out); 320 and 384: mostly the posture change; 448: mostly sitting
+    assert w.y.tolist() == [0, -1, -1, 3] and w.placement.tolist() == [0] * 4 and len(w.X) == 4
+    pocket = DatasetRecording(1, 1, np.zeros((len(ids), 3)), np.zeros((len(ids), 3)), ids, 50.0, "pocket", "motionsense", "")
+    assert change_windows([pocket]).placement.tolist() == [1] * 4
+    one = DatasetRecording(1, 1, np.zeros((640, 3)), np.zeros((640, 3)), np.full(640, 4), 50.0, "pocket", "motionsense", "")
+    assert len(change_windows([one])) == 0 and change_windows([one]).X.shape == (0, 128, 12)
+
+
+def test_a_window_whose_activity_is_not_learnt_teaches_only_its_placement(hapt_dir):
+    """Its activity target is all zero, so the loss is the placement's alone, whatever the activity heads answer."""
+    from harstream.training.anyone import LABELS, load, targets
+    from harstream.training.archs import placement_loss
+    from test_placement import write_motionsense
+
+    fit, _, _ = load(hapt_dir, write_motionsense(hapt_dir.parent / "ms.zip", subjects=(1, 2, 3)), with_changes=True)
+    plain, _, _ = load(hapt_dir, hapt_dir.parent / "ms.zip")
+    assert len(fit) > len(plain) and (fit.y == -1).any() and (fit.placement[fit.y == -1] == 0).all()
+    T = targets(np.array([-1, 2]), np.array([0, 0]))
+    assert T[0, :len(LABELS)].sum() == 0 and T[0, len(LABELS):].tolist() == [1, 0] and T[1, 2] == 1
+    loss = placement_loss(len(LABELS), 2)
+    rng = np.random.default_rng(0)
+    place = np.array([[0.8, 0.2]], np.float32)
+    costs = []
+    for _ in range(2):  # two different activity answers, the same placement answer
+        act = rng.dirichlet(np.ones(len(LABELS)), 3).astype(np.float32).reshape(1, -1)
+        costs.append(float(np.asarray(loss(T[:1], np.hstack([act, place])))[0]))
+    assert costs[0] == pytest.approx(costs[1]) == pytest.approx(-0.3 * np.log(0.8), rel=1e-5)

@@ -14,6 +14,9 @@ What it changes against ``anywhere`` (which learnt the devices and gaits of two 
   do between rooms (``harstream.datasets.turning``: the studies' walkers hardly turned but on
   their stairs' landings).  Every epoch, every window is turned as a phone sits on a body and given
   per-axis gains (±10%), offsets (±0.05 g) and gyroscope bias (±0.05 rad/s).
+* **Every window a stream gives**, not only those inside one activity: the windows across a change of
+  activity, labelled as the streamed score reads them, and a belt's posture changes, which teach only
+  where the phone is worn (``harstream.datasets.common.change_windows``).
 * **RUNNING**, learnt from MotionSense's jogging (pocket only: no study here has running on a waist).
 * **UNKNOWN**, learnt from made-up out-of-set motion (``harstream.datasets.synthetic``: shaking,
   a phone on a table, in a vehicle), and at run time also when no label is likely enough
@@ -28,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from harstream.core.activities import ACTIVITIES, RUNNING_ID, TRAINABLE, UNKNOWN
 from harstream.datasets import read_hapt, read_motionsense
-from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS, Recording, WindowSet, segment_windows
+from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS, Recording, WindowSet, change_windows, segment_windows
 from harstream.datasets import synthetic
 from harstream.datasets.turning import with_turns
 from harstream.core.preprocess import CHANNELS, Preprocessor
@@ -156,11 +159,14 @@ def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, inte
 
 # ---- data -------------------------------------------------------------------------------------------
 
-def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0, hold_out=(), turns: bool = False):
+def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0, hold_out=(), turns: bool = False,
+         with_changes: bool = False):
     """(fit, validation, scored) window sets.  ``fit`` holds ``COPIES`` varied copies of every training
     recording besides the original; ``without`` ("hapt" or "motionsense") leaves a dataset out of
     training (the across-dataset protocol); ``hold_out``, HAPT training subjects (a fold of cross-validation,
-    streamed afterwards by ``benchmarks.across_validation --subjects``).  Placement -1 marks made-up out-of-set windows."""
+    streamed afterwards by ``benchmarks.across_validation --subjects``); ``with_changes``: ``fit`` also holds the windows
+    across changes of activity (``change_windows``: without them a belt lying down was read as a pocket,
+    docs/generalisation-choices.md item 21).  Placement -1 marks made-up out-of-set windows."""
     rng = np.random.default_rng(seed)
     hapt = read_hapt(hapt_path)  # both always: the scored subjects of each are scored whatever trained
     motion = read_motionsense(motionsense_path)
@@ -175,7 +181,8 @@ def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0,
     scored = segment_windows([r for r in hapt + motion if r.subject in held], source="scored")
     extra = negatives(int(len(fit) * NEGATIVE_SHARE), rng)
     fit = WindowSet.concat([fit, WindowSet(extra, np.full(len(extra), LABELS.index(UNKNOWN)), np.zeros(len(extra), int),
-                                           CHANNELS, "negatives", np.full(len(extra), -1))])
+                                           CHANNELS, "negatives", np.full(len(extra), -1))]
+                           + ([change_windows(fit_recordings)] if with_changes else []))
     val_negatives = negatives(max(200, len(val) // 10), np.random.default_rng(seed + 1000))
     val = WindowSet.concat([val, WindowSet(val_negatives, np.full(len(val_negatives), LABELS.index(UNKNOWN)),
                                            np.zeros(len(val_negatives), int), CHANNELS, "negatives", np.full(len(val_negatives), -1))])
@@ -183,8 +190,9 @@ def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0,
 
 
 def targets(y: np.ndarray, placement: np.ndarray, placements: int = 2) -> np.ndarray:
-    """activity one-hot | placement one-hot (uniform for made-up windows, which have no body)."""
-    act = np.eye(len(LABELS), dtype=np.float32)[y]
+    """activity one-hot (all zero for ``y`` -1: no activity learnt, ``change_windows``) | placement one-hot (uniform for
+    made-up windows, which have no body)."""
+    act = np.eye(len(LABELS), dtype=np.float32)[np.maximum(y, 0)] * (y >= 0)[:, None]
     place = np.full((len(y), placements), 1.0 / placements, dtype=np.float32)
     known = placement >= 0
     place[known] = np.eye(placements, dtype=np.float32)[placement[known]]
@@ -218,7 +226,7 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
                  waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False, waist_turns: str = WAIST_TURNS,
-                 width: int = WIDTH, keep_repeats: bool = False, hold_out=(), turns: bool = True) -> dict:
+                 width: int = WIDTH, keep_repeats: bool = False, hold_out=(), turns: bool = True, with_changes: bool = True) -> dict:
     """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
     model that averages their outputs (every output a softmax, so the average is one too); with ``keep_repeats``,
     every repeat also as ``NAME-repeatK``; ``hold_out``: HAPT training subjects left out too (``load``)."""
@@ -238,7 +246,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     out = Path(out or "models")
     name = name or ("anyone" if without is None else f"anyone-without-{without}")
     hold_out = sorted(int(s) for s in hold_out)
-    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns)
+    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns, with_changes)
     log(f"[{name}] {len(fit)} training windows ({COPIES} varied copies and made-up out-of-set ones), "
         f"{len(val)} validation, {len(scored)} scored; {repeats} repeats of {epochs} epochs")
     classes, placements = len(LABELS), ("waist", "pocket")
@@ -295,7 +303,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         accs = np.array([r[what] for r in runs])
         summary[what] = {"mean": float(accs.mean()), "std": float(accs.std())}
 
-    counts = np.bincount(fit.y, minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
+    counts = np.bincount(fit.y[fit.y >= 0], minlength=classes).astype(float)  # made-up windows too: UNKNOWN's share
     prior = [round(float(c), 5) for c in counts / counts.sum()]
 
     upright = waist_upright(hapt_path, hold_out) if without != "hapt" else {}  # read once, for every file exported
@@ -318,7 +326,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                          "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without,
                          **({"held_out": hold_out} if hold_out else {})}
         info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
-                      "augmentation": recipe, **({"turns": True} if turns else {})}  # turns: the varied copies'
+                      "augmentation": recipe, **({"turns": True} if turns else {}), **({"changes": True} if with_changes else {})}
         write_metadata(info, path)
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}
@@ -373,10 +381,13 @@ if __name__ == "__main__":
                         help="HAPT training subjects also left out (a fold of cross-validation)")
     parser.add_argument("--keep-repeats", action="store_true", help="also export every repeat, as NAME-repeatK")
     parser.add_argument("--ensemble", action="store_true", help="export the mean of every repeat's outputs, not the best repeat")
+    parser.add_argument("--no-changes", dest="changes", action="store_false",
+                        help="no window across a change of activity (the recipe before docs/generalisation-choices.md item 21)")
     parser.add_argument("--no-turns", dest="turns", action="store_false",
                         help="no varied copy turns where it moves (the recipe before docs/generalisation-choices.md item 20)")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
                  waist_tilt=args.waist_tilt, ensemble=args.ensemble, waist_turns=args.waist_turns,
-                 width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out, turns=args.turns)
+                 width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out, turns=args.turns,
+                 with_changes=args.changes)

@@ -247,9 +247,11 @@ def build_anyone(window, channels, classes, batch_size=None, placements=2, width
 
 def placement_loss(classes: int, placements: int, label_smoothing: float = 0.1, placement_weight: float = 0.3):
     """y_true = activity one-hot | placement one-hot.  The activity is learnt both with the placement
-    unknown and given the true one; the placement head learns from every window."""
+    unknown and given the true one; the placement head learns from every window, also one whose activity
+    part is all zero (a posture change: nothing to learn of its activity, ``harstream.datasets.common.change_windows``)."""
     def loss(y_true, y_pred):
-        act = y_true[:, :classes] * (1 - label_smoothing) + label_smoothing / classes
+        learnt = ops.sum(y_true[:, :classes], axis=-1)  # 1, or 0 for a window whose activity is not learnt
+        act = y_true[:, :classes] * (1 - label_smoothing) + learnt[:, None] * label_smoothing / classes
         place = y_true[:, classes:]
         blocks = ops.reshape(y_pred[:, classes:classes * (1 + placements)], (-1, placements, classes))
         given = ops.sum(blocks * place[:, :, None], axis=1)

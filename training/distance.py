@@ -131,13 +131,14 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     if not isinstance(recipe, dict) or not set(recipe) <= settings or recipe.get("waist_turns", "none") not in WAIST_TURN_CHOICES:
         raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed,
-                                   model.info.accuracy.get("held_out", ()), bool((model.info.extra or {}).get("turns")))[:2]
+                                   model.info.accuracy.get("held_out", ()), bool((model.info.extra or {}).get("turns")),
+                                   bool((model.info.extra or {}).get("changes")))[:2]
     tmp = path.with_suffix(".tmp.tflite")
     with_features(path, tmp)
     metadata_path(tmp).write_text(model.info.to_json(), encoding="utf-8")
     try:
         lite = Model(tmp, features_expected=True)
-        inset = fit_set.y != LABELS.index(UNKNOWN)
+        inset = (fit_set.y >= 0) & (fit_set.y != LABELS.index(UNKNOWN))  # -1: a posture change, no activity
         X = augment(fit_set.X[inset].copy(), fit_set.placement[inset], np.random.default_rng(seed), **recipe)
         stats = fit(features_of(lite, X), fit_set.y[inset], list(LABELS))
         model.info.distance = to_metadata(stats, 0.0, rate)

@@ -167,3 +167,41 @@ def segment_windows(recordings: list[Recording], window: int = WINDOW, step: int
         raise DatasetError(f"{source or 'recordings'}: no labelled segment is long enough for a {window}-sample window")
     return WindowSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(subjects), preprocess.CHANNELS, source,
                      np.concatenate(placements))
+
+
+def change_windows(recordings: list[Recording], window: int = WINDOW, step: int = STEP, source: str = "changes") -> WindowSet:
+    """The windows a stream gives that ``segment_windows`` leaves out: every window of the daemon's grid (``step``
+    samples apart from a recording's start) not inside one labelled activity, across a change of activity or a
+    posture change (HAPT's transitions).  One whose most frequent label is an activity is labelled with it, as the
+    streamed score reads it (``core.recording.window_truth``); one that is mostly a posture change has ``y`` -1: only
+    where the phone was worn can be learnt from it (without them a belt lying down was read as a pocket,
+    docs/generalisation-choices.md item 21).  Windows mostly of unlabelled time are left out: HAPT's wearers mostly
+    stood about in it, and so many still belt windows taught a model that a still phone is on a belt.
+
+    >>> rec = Recording(1, 1, np.zeros((400, 3)), np.zeros((400, 3)), np.repeat([4, 8, 5], [200, 40, 160]), 50.0, WAIST, "hapt", "")
+    >>> w = change_windows([rec])
+    >>> w.y.tolist(), w.placement.tolist()      # the windows at 128 and 192 straddle it: mostly SITTING, mostly STANDING
+    ([3, 4], [0, 0])
+    """
+    xs, ys, subjects, placements = [], [], [], []
+    for rec in recordings:
+        starts = np.arange(0, len(rec.labels) - window + 1, step)
+        ids = rec.labels[starts[:, None] + np.arange(window)]
+        inside = (ids == ids[:, :1]).all(axis=1) & np.array([class_of(int(i)) is not None for i in ids[:, 0]], bool)
+        if inside.all():
+            continue
+        features = preprocess.Preprocessor(rec.rate).process(rec.raw).astype(np.float32)
+        for start, row in zip(starts[~inside], ids[~inside]):
+            values, counts = np.unique(row, return_counts=True)
+            most = int(values[counts.argmax()])  # the most frequent label, as the streamed score reads a window
+            if most == 0:
+                continue
+            k = class_of(most)
+            xs.append(features[start:start + window])
+            ys.append(-1 if k is None else k)
+            subjects.append(rec.subject)
+            placements.append(PLACEMENTS.index(rec.placement))
+    if not xs:
+        return WindowSet(np.zeros((0, window, len(preprocess.CHANNELS)), np.float32), np.zeros(0, int), np.zeros(0, int),
+                         preprocess.CHANNELS, source, np.zeros(0, int))
+    return WindowSet(np.stack(xs), np.array(ys), np.array(subjects), preprocess.CHANNELS, source, np.array(placements))
