@@ -126,13 +126,14 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     model = Model(path)
     if model.info.distance:
         raise ValueError(f"{path}: has a distance already")
-    recipe = (model.info.extra or {}).get("augmentation") or {}  # the turns the model was trained with
+    made_with = model.info.extra or {}  # how the recipe trained it: the same windows, turned the same ways, are reloaded
+    recipe = made_with.get("augmentation") or {}
     settings = set(inspect.signature(augment).parameters) - {"X", "placement", "rng"}
     if not isinstance(recipe, dict) or not set(recipe) <= settings or recipe.get("waist_turns", "none") not in WAIST_TURN_CHOICES:
         raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed,
-                                   model.info.accuracy.get("held_out", ()), bool((model.info.extra or {}).get("turns")),
-                                   bool((model.info.extra or {}).get("changes")))[:2]
+                                   model.info.accuracy.get("held_out", ()), bool(made_with.get("turns")),
+                                   bool(made_with.get("changes")))[:2]
     tmp = path.with_suffix(".tmp.tflite")
     with_features(path, tmp)
     metadata_path(tmp).write_text(model.info.to_json(), encoding="utf-8")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core import preprocess
 from .archive import Archive, NotAnArchive
-from ..core.activities import ACTIVITIES, TRAINABLE, class_of  # noqa: F401  (TRAINABLE re-exported)
+from ..core.activities import ACTIVITIES, RUNNING_ID, TRAINABLE, class_of  # noqa: F401  (TRAINABLE re-exported)
 from ..core.placement import PLACEMENTS, POCKET, WAIST  # noqa: F401  (re-exported for the readers)
 
 #: UCI HAR's test subjects; the other 21 of the 30 are for training.
@@ -183,25 +183,23 @@ def change_windows(recordings: list[Recording], window: int = WINDOW, step: int 
     >>> w.y.tolist(), w.placement.tolist()      # the windows at 128 and 192 straddle it: mostly SITTING, mostly STANDING
     ([3, 4], [0, 0])
     """
+    classes = np.array([-1 if class_of(i) is None else class_of(i) for i in range(RUNNING_ID + 1)])  # per label id
     xs, ys, subjects, placements = [], [], [], []
     for rec in recordings:
         starts = np.arange(0, len(rec.labels) - window + 1, step)
         ids = rec.labels[starts[:, None] + np.arange(window)]
-        inside = (ids == ids[:, :1]).all(axis=1) & np.array([class_of(int(i)) is not None for i in ids[:, 0]], bool)
-        if inside.all():
-            continue
-        features = preprocess.Preprocessor(rec.rate).process(rec.raw).astype(np.float32)
-        for start, row in zip(starts[~inside], ids[~inside]):
-            values, counts = np.unique(row, return_counts=True)
-            most = int(values[counts.argmax()])  # the most frequent label, as the streamed score reads a window
-            if most == 0:
-                continue
-            k = class_of(most)
-            xs.append(features[start:start + window])
-            ys.append(-1 if k is None else k)
-            subjects.append(rec.subject)
-            placements.append(PLACEMENTS.index(rec.placement))
+        most = np.array([np.bincount(row).argmax() for row in ids], dtype=np.int64)  # as the streamed score reads a window
+        inside = (ids == ids[:, :1]).all(axis=1) & (classes[ids[:, 0]] >= 0)
+        across = ~inside & (most != 0)  # windows mostly of unlabelled time left out
+        keep = starts[across]
+        if len(keep):
+            features = preprocess.Preprocessor(rec.rate).process(rec.raw).astype(np.float32)
+            xs.append(features[keep[:, None] + np.arange(window)])
+            ys.append(classes[most[across]])
+            subjects.append(np.full(len(keep), rec.subject))
+            placements.append(np.full(len(keep), PLACEMENTS.index(rec.placement)))
     if not xs:
         return WindowSet(np.zeros((0, window, len(preprocess.CHANNELS)), np.float32), np.zeros(0, int), np.zeros(0, int),
                          preprocess.CHANNELS, source, np.zeros(0, int))
-    return WindowSet(np.stack(xs), np.array(ys), np.array(subjects), preprocess.CHANNELS, source, np.array(placements))
+    return WindowSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(subjects), preprocess.CHANNELS, source,
+                     np.concatenate(placements))
