@@ -3,13 +3,14 @@ phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (1
 pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
 the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
-    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits] [--subjects N ...] [--shifts NAME ... | all]
+    python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits] [--still-each] [--subjects N ...] [--shifts NAME ... | all]
 
 ``--mountings`` also streams every recording worn turned each way of ``worn.MOUNTINGS``; ``--day`` streams
 each subject's recordings one after another through one device (``worn.as_days``), not each alone, and
 scores the day's later recordings alone too (the device has walked before them); ``--no-upright`` reads the models
 as if their metadata named no ``upright`` (a device worn turned is never turned back); ``--head-gaits`` tells walking
-from stairs by the models' last layers, as if their metadata did not set ``gaits_from_features``; ``--subjects`` streams
+from stairs by the models' last layers, as if their metadata did not set ``gaits_from_features``; ``--still-each`` lets every
+still window count as placement evidence, as before item 22 of docs/generalisation-choices.md (a run of them counts once); ``--subjects`` streams
 other HAPT subjects than the validation ones (those a model trained with ``--hold-out`` never saw), never scored ones;
 ``--shifts`` also streams them under shifts of ``benchmarks.generalisation`` (by name, or ``all``).
 """
@@ -32,12 +33,14 @@ from .generalisation import shifts, without
 from .worn import MOUNTINGS, as_days, mounted
 
 
-def score(model: Model, recordings: list[Recording], placement: str, skip: list[int] | None = None) -> tuple[Counter, Counter]:
+def score(model: Model, recordings: list[Recording], placement: str, skip: list[int] | None = None,
+          still_once: bool = True) -> tuple[Counter, Counter]:
     """(truth, label) counts of every window inside one activity (transitions left out), and windows per truth;
-    ``skip``: how many of each recording's first windows to leave out of the counts (streamed all the same)."""
+    ``skip``: how many of each recording's first windows to leave out of the counts (streamed all the same);
+    ``still_once``: as ``Recognizer``'s."""
     pairs = Counter()
     for k, rec in enumerate(recordings):
-        labels = Recognizer(model, placement_for=lambda device: placement).feed("x", rec.t, rec.raw)
+        labels = Recognizer(model, placement_for=lambda device: placement, still_once=still_once).feed("x", rec.t, rec.raw)
         for label in labels[skip[k] if skip else 0:]:
             truth = window_truth(rec, label.start, label.end)
             if truth and "_TO_" not in truth:
@@ -67,6 +70,7 @@ def main(argv=None) -> None:
     parser.add_argument("--day", action="store_true", help="each subject's recordings through one device, in the order recorded")
     parser.add_argument("--no-upright", action="store_true", help="never turn a device back to how the model's walkers wore theirs")
     parser.add_argument("--head-gaits", action="store_true", help="walking and stairs by the model's last layers, not its features")
+    parser.add_argument("--still-each", action="store_true", help="every still window is placement evidence (before item 22)")
     parser.add_argument("--subjects", type=int, nargs="+", default=list(VALIDATION_SUBJECTS), metavar="SUBJECT",
                         help="the HAPT subjects streamed: the validation subjects, or a model's held-out fold (never a scored one)")
     parser.add_argument("--placement", choices=["auto", "given"], default="auto", help="inferred per device, or the truth given")
@@ -79,6 +83,8 @@ def main(argv=None) -> None:
     unknown = sorted(set(args.shifts) - set(every_shift) - {"all"})
     if unknown:
         parser.error(f"no shift {unknown[0]!r}; the shifts: {', '.join(every_shift)}")
+    if args.day and args.shifts:  # a day's recordings are a minute apart: a shift that resamples would fill the gap
+        parser.error("--shifts streams each recording alone: run it without --day")
     chosen = {name: f for name, f in every_shift.items() if name != "as recorded" and ("all" in args.shifts or name in args.shifts)}
     def recordings(read):
         """The recordings, or with ``--day`` each subject's as one, and how many windows its first recording gives."""
@@ -91,6 +97,7 @@ def main(argv=None) -> None:
     if args.pocket:
         sets.append(("pocket", *recordings(read_motionsense(args.motionsense, subjects=set(MOTIONSENSE_VALIDATION)))))
     turns = {"as recorded": np.eye(3), **(MOUNTINGS if args.mountings else {})}
+    once = not args.still_each
     for path in args.models:
         model = without(Model(path), args.no_upright, args.head_gaits)
         for where, recs, first in sets:
@@ -98,12 +105,12 @@ def main(argv=None) -> None:
             for turn, R in turns.items():
                 turned = [mounted(r, R) for r in recs]
                 print(report(f"{path} ({where}, {turn}, placement {args.placement}{', the day' if first else ''})",
-                             *score(model, turned, place)), flush=True)
+                             *score(model, turned, place, still_once=once)), flush=True)
                 if first:
                     print(report(f"{path} ({where}, {turn}, placement {args.placement}, the day's later recordings)",
-                                 *score(model, turned, place, first)), flush=True)
+                                 *score(model, turned, place, first, once)), flush=True)
             for name, shift in chosen.items():
-                print(report(f"{path} ({where}, {name}, placement {args.placement})", *score(model, [shift(r) for r in recs], place)),
+                print(report(f"{path} ({where}, {name}, placement {args.placement})", *score(model, [shift(r) for r in recs], place, still_once=once)),
                       flush=True)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -112,6 +113,45 @@ def test_sure_windows_decide_the_placement_and_unsure_ones_keep_it():
     assert [belief.update([0.99, 0.01]) for _ in range(6)][-1] == "waist"  # moved to a belt: a few sure windows
     with pytest.raises(ValueError, match="placement 'hand'"):
         PlacementBelief("hand")
+
+
+def test_a_run_of_still_windows_is_one_look_at_the_placement():
+    """Item 22 of docs/generalisation-choices.md: a still phone reads the same pose again and again.  A walked belt's
+    long lie-down that looks like a pocket does not move it to a pocket, a phone that only ever stood still is not
+    decided by its standing alone, and each new pose (a moving window between) is a new look."""
+    belief = PlacementBelief()
+    assert [belief.update([0.99, 0.01]) for _ in range(5)][-1] == "waist"  # walked on a belt
+    assert {belief.update([0.02, 0.98], still=True) for _ in range(200)} == {"waist"}
+    assert [belief.update([0.02, 0.98]) for _ in range(5)][-1] == "pocket"  # moving windows still move it
+    standing = PlacementBelief()
+    assert {standing.update([0.01, 0.99], still=True) for _ in range(200)} == {None}
+    standing.update([0.5, 0.5])  # the wearer moves: what follows is another pose
+    assert {standing.update([0.01, 0.99], still=True) for _ in range(3)} == {"pocket"}
+    one_by_one = PlacementBelief()  # the stretch's evidence is summed before it is clipped: a doubt counts against it
+    assert [one_by_one.update(p, still=True) for p in ([0.2, 0.8], [0.2, 0.8], [0.9, 0.1])] == [None] * 3
+    assert one_by_one.log_odds == pytest.approx(2 * math.log(4) - math.log(9))
+
+
+def test_a_device_still_mid_stretch_is_carried_to_another_replica(default_model):
+    """What a replica hands over includes the still stretch in progress; one from before it (no stretch) is taken,
+    a malformed one refused."""
+    t = np.arange(3000) / 50.0
+    rng = np.random.default_rng(0)
+    still = np.hstack([np.tile([0.0, 9.8, 0.0], (3000, 1)), np.zeros((3000, 3))]) + rng.normal(0, 0.005, (3000, 6))
+    walking = still + np.hstack([np.outer(np.sin(2 * np.pi * 2 * t), [3.0, 4.0, 2.0]), np.outer(np.cos(2 * np.pi * 2 * t), [1.0, 0.5, 0.5])])
+    first = Recognizer(default_model)
+    first.feed("d", t, still)
+    carried = json.loads(json.dumps(first.carried("d")))
+    assert carried["placement_stretch"] is not None and carried["placement_stretch"][0] == 0.0  # began undecided
+    first.feed("d", t + 60.0, walking)
+    assert first.carried("d")["placement_stretch"] is None  # a gait ends it
+    second = Recognizer(default_model)
+    second.restore("d", carried)
+    assert second.carried("d")["placement_stretch"] == carried["placement_stretch"]
+    second.restore("d", {"placement": 5.0, "filter": {}})  # a replica from before item 22
+    assert second.carried("d")["placement"] == 5.0 and second.carried("d")["placement_stretch"] is None
+    with pytest.raises(ValueError, match="still stretch"):
+        second.restore("d", {"placement": 0.0, "placement_stretch": [1.0], "filter": {}})
 
 
 def test_placement_setting_is_checked():

@@ -227,6 +227,9 @@ def test_a_cross_validation_fold_leaves_its_hapt_subjects_out_and_is_never_a_sco
         across_validation.main([str(tmp_path / "m.tflite"), "--shifts", "cadence ×0.75", "a tilt"])
     err = capsys.readouterr().err
     assert exit.value.code == 2 and "no shift 'a tilt'" in err and "a half turn after every 2.5 s walked" in err
+    with pytest.raises(SystemExit) as exit:  # a day's recordings lie a minute apart: a shift that resamples would fill it
+        across_validation.main([str(tmp_path / "m.tflite"), "--day", "--shifts", "cadence ×0.75"])
+    assert exit.value.code == 2 and "without --day" in capsys.readouterr().err
 
 
 def test_windows_across_a_change_are_labelled_as_the_streamed_score_reads_them():

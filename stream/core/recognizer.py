@@ -25,7 +25,7 @@ import numpy as np
 from . import preprocess
 from .activities import GAITS, UNKNOWN
 from .model import GAIT_SPLIT
-from .placement import AUTO, PlacementBelief
+from .placement import AUTO, STILL_SPREAD_G, PlacementBelief
 from .timefilter import TURN_DEG, ActivityFilter
 from .upright import Upright
 from .windows import MAX_GAP_S, DeviceStream, Window
@@ -33,6 +33,7 @@ from .windows import MAX_GAP_S, DeviceStream, Window
 
 #: A window counts as walking, for learning how its device is worn, when its gaits are this likely together.
 GAIT_SURE = 0.8
+_BODY_ACC = slice(preprocess.CHANNELS.index("body_acc_x"), preprocess.CHANNELS.index("body_acc_z") + 1)
 
 
 @dataclass
@@ -69,7 +70,8 @@ class Recognizer:
     ``placement_for(device)`` gives ``"auto"`` (inferred from its windows) or a fixed
     ``"waist"``/``"pocket"``.  A window's placement comes from the windows up to and
     including it, in order, so a device's labels do not depend on how its windows
-    were batched.  With a model that knows how its walkers wore their phones (``upright`` in its metadata), what
+    were batched; a run of still windows counts as one (``still_once``, on by default; off: each still window counts
+    as a moving one does, as before item 22 of docs/generalisation-choices.md).  With a model that knows how its walkers wore their phones (``upright`` in its metadata), what
     a device learns from its own walking tells how it is worn (:class:`~.upright.Upright`): a belt phone turned
     from that (upright in a holster) is read turned back, and once its steps have said where the phone is, a still
     phone keeps that place.
@@ -82,6 +84,7 @@ class Recognizer:
     placement_for: object = None  # device -> "auto" | "waist" | "pocket"; None: "auto" for every device
     stay: float = 0.9
     turn_deg: float | None = TURN_DEG  # a still posture changes only in a window where gravity turned this far; None: any window
+    still_once: bool = True  # a run of still windows is one look at the placement, not one per window
 
     def __post_init__(self):
         info = self.model.info
@@ -119,11 +122,13 @@ class Recognizer:
     def carried(self, device: str) -> dict:
         """What the device's labels carry from window to window (its placement belief, time filter and how it
         is worn), for another process that takes the device over; ``restore`` puts it back."""
-        return {"placement": self.placement(device).log_odds, "filter": self.timeline(device).state(),
+        belief = self.placement(device).state()
+        return {"placement": belief["log_odds"], "placement_stretch": belief["stretch"], "filter": self.timeline(device).state(),
                 "upright": self.upright(device).state()}
 
     def restore(self, device: str, carried: dict) -> None:
-        self.placement(device).log_odds = float(carried.get("placement", 0.0))
+        # a replica from before item 22 sends no stretch: the device's next still windows begin one
+        self.placement(device).restore({"log_odds": carried.get("placement", 0.0), "stretch": carried.get("placement_stretch")})
         self.timeline(device).restore(carried.get("filter") or {})
         self.upright(device).restore(carried.get("upright") or {})
 
@@ -157,13 +162,14 @@ class Recognizer:
         answer, far, odds = self._read_features(X)
         worn = bool(info.placements and getattr(info, "upright", None))  # how each device is worn, from its walking
         moved = None  # how far each phone turned: a still posture changes only with a turn; a still wearer stands
-        if worn or (self.stay > 0.0 and self.turn_deg is not None):
+        if worn or (self.still_once and info.placements) or (self.stay > 0.0 and self.turn_deg is not None):
             moved = preprocess.gravity_turn(data)
         if info.placements:
             activity, placement = info.split(self.model.predict_all(X) if answer is None else answer)
             if worn:
                 activity, placement, far, odds = self._as_worn_in_training(windows, data, moved, activity, placement, far, odds)
-            where = [self.placement(w.device).update(p) for w, p in zip(windows, placement)]  # in order, per device
+            still = self._still(data, moved) if self.still_once else [False] * len(windows)
+            where = [self.placement(w.device).update(p, s) for w, p, s in zip(windows, placement, still)]  # in order, per device
             rows = [1 + info.placements.index(p) if p in info.placements else 0 for p in where]
             probs = activity[np.arange(len(windows)), rows]
         else:
@@ -186,6 +192,14 @@ class Recognizer:
             out.append(Label(w.device, w.seq, w.start, w.end, activity, float(p[k]),
                              {name: float(v) for name, v in zip(labels, p)}, self.model.name, place))
         return out
+
+    @staticmethod
+    def _still(data: np.ndarray, moved: np.ndarray) -> list[bool]:
+        """Which windows hold a pose: the body hardly moves and gravity hardly turns (placement.STILL_SPREAD_G)."""
+        body = data[:, :, _BODY_ACC]  # the spread as the norm of the axes' standard deviations, in fewer numpy calls
+        n, total = body.shape[1], np.add.reduce(body, axis=1)
+        variance = (np.einsum("nti,nti->n", body, body) - np.einsum("ni,ni->n", total, total) / n) / n
+        return ((variance < STILL_SPREAD_G ** 2) & (moved < TURN_DEG)).tolist()
 
     def _read_features(self, X: np.ndarray) -> tuple:
         """For a model with a ``distance``: its whole answer for windows ``X``, which of them are far (unlike anything
