@@ -150,8 +150,11 @@ def test_a_device_still_mid_stretch_is_carried_to_another_replica(default_model)
     assert second.carried("d")["placement_stretch"] == carried["placement_stretch"]
     second.restore("d", {"placement": 5.0, "filter": {}})  # a replica from before item 22
     assert second.carried("d")["placement"] == 5.0 and second.carried("d")["placement_stretch"] is None
-    with pytest.raises(ValueError, match="still stretch"):
-        second.restore("d", {"placement": 0.0, "placement_stretch": [1.0], "filter": {}})
+    for bad in ([1.0], 3.0, ["a", 1.0], [float("nan"), 0.0]):
+        with pytest.raises(ValueError, match="placement's belief"):
+            second.restore("d", {"placement": 0.0, "placement_stretch": bad, "filter": {}})
+    with pytest.raises(ValueError, match="placement's belief"):
+        second.restore("d", {"placement": "near", "filter": {}})
 
 
 def test_placement_setting_is_checked():

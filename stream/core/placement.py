@@ -95,9 +95,13 @@ class PlacementBelief:
         return {"log_odds": self.log_odds, "stretch": list(self.stretch) if self.stretch is not None else None}
 
     def restore(self, state: dict) -> None:
-        log_odds, stretch = float(state.get("log_odds", 0.0)), state.get("stretch")
-        if stretch is not None and (len(stretch) != 2 or not all(math.isfinite(float(v)) for v in stretch)):
-            raise ValueError(f"a placement's still stretch is two numbers, not {stretch!r}")
-        if not math.isfinite(log_odds):
-            raise ValueError(f"a placement's log-odds is a number, not {log_odds!r}")
-        self.log_odds, self.stretch = log_odds, (tuple(float(v) for v in stretch) if stretch is not None else None)
+        """Continue from ``state`` (another process's ``state()``); a malformed one is refused whole (ValueError)."""
+        log_odds, stretch = state.get("log_odds", 0.0), state.get("stretch")
+        try:
+            log_odds = float(log_odds)
+            stretch = None if stretch is None else tuple(float(v) for v in stretch)
+        except (TypeError, ValueError):
+            raise ValueError(f"a placement's belief is numbers, not {state!r}") from None
+        if not math.isfinite(log_odds) or (stretch is not None and (len(stretch) != 2 or not all(map(math.isfinite, stretch)))):
+            raise ValueError(f"a placement's belief is a finite log-odds and a still stretch of two, not {state!r}")
+        self.log_odds, self.stretch = log_odds, stretch
