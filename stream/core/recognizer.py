@@ -127,6 +127,15 @@ class Recognizer:
                 "upright": self.upright(device).state()}
 
     def restore(self, device: str, carried: dict) -> None:
+        """Continue the device from ``carried`` (another process's ``carried``); a malformed one changes nothing."""
+        before = self.carried(device)
+        try:
+            self._restore(device, carried)
+        except Exception:
+            self._restore(device, before)
+            raise
+
+    def _restore(self, device: str, carried: dict) -> None:
         # a replica from before item 22 sends no stretch: the device's next still windows begin one
         self.placement(device).restore({"log_odds": carried.get("placement", 0.0), "stretch": carried.get("placement_stretch")})
         self.timeline(device).restore(carried.get("filter") or {})
