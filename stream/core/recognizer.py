@@ -177,8 +177,10 @@ class Recognizer:
             activity, placement = info.split(self.model.predict_all(X) if answer is None else answer)
             if worn:
                 activity, placement, far, odds = self._as_worn_in_training(windows, data, moved, activity, placement, far, odds)
-            still = self._still(data, moved) if self.still_once else [False] * len(windows)
-            where = [self.placement(w.device).update(p, s) for w, p, s in zip(windows, placement, still)]  # in order, per device
+            beliefs = [self.placement(w.device) for w in windows]
+            inferred = self.still_once and any(b.fixed is None for b in beliefs)  # a placement set in the settings needs no look
+            still = self._still(data, moved) if inferred else [False] * len(windows)
+            where = [b.update(p, s) for b, p, s in zip(beliefs, placement, still)]  # in order, per device
             rows = [1 + info.placements.index(p) if p in info.placements else 0 for p in where]
             probs = activity[np.arange(len(windows)), rows]
         else:
