@@ -213,3 +213,29 @@ def test_a_window_that_tells_nothing_carries_the_belief_on():
     expected = 0.9 * plain.belief + 0.1 * plain.day
     np.testing.assert_allclose(plain.update(None, t=1.28), expected / expected.sum())
     assert plain.state()["last_start"] == 1.28
+
+
+@pytest.mark.parametrize("stay", [0.9, 0.0])
+def test_a_label_no_training_window_had_is_never_published(stay):
+    """A model trained without lying down still has LAYING among its outputs (its metadata's ``prior`` gives it no
+    share of training): whatever it answers for it, the label is never LAYING, with the time filter or without, and
+    the filter alone never believes it.  A label training saw rarely (a share of 0.001) is published as before."""
+    from harstream.core.timefilter import ActivityFilter
+
+    def model(prior):
+        class Untaught:
+            info = type("Info", (), {"labels": POSTURE_LABELS, "channels": ["gravity_z"], "placements": [], "sample_rate_hz": 50.0,
+                                     "window": 128, "step": 64, "prior": prior})()
+            name = "untaught"
+
+            def predict(self, X):
+                return np.array([[0.02, 0.06, 0.02, 0.9]] * len(X))  # sure of lying
+        return Untaught()
+
+    t, raw = still(128 + 64 * 5)
+    assert {label.activity for label in Recognizer(model([0.4, 0.3, 0.3, 0.0]), stay=stay).feed("d", t, raw)} == {"SITTING"}
+    assert {label.activity for label in Recognizer(model([0.4, 0.3, 0.3, 0.001]), stay=stay).feed("d", t, raw)} == {"LAYING"}
+    f = ActivityFilter(POSTURE_LABELS, prior=[0.4, 0.3, 0.3, 0.0])
+    assert all(f.update([0.02, 0.06, 0.02, 0.9])[3] == 0.0 for _ in range(3)) and f.update(None)[3] == 0.0
+    f.restore({"belief": [0.0, 0.0, 0.0, 1.0], "last_start": None, "held": "LAYING"})  # a belief from a model that knew it
+    assert f.update([0.1, 0.3, 0.5, 0.1], turned=0.5)[3] == 0.0

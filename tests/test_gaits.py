@@ -13,7 +13,7 @@ from harstream.core.activities import ALL_LABELS, TRAINABLE
 from harstream.core.catalog import default_model
 from harstream.core.model import Model, ModelError, ModelInfo, decode_array, encode_array
 from harstream.core.preprocess import CHANNELS
-from harstream.core.recording import read_csv
+from harstream.core.recording import Recording, read_csv
 
 POCKET = MODELS.parent / "stream" / "data" / "pocket_sub01.csv.gz"
 
@@ -113,3 +113,27 @@ def test_models_before_it_read_their_gaits_as_they_did(tmp_path):
     target.with_suffix(".json").write_text(json.dumps(meta))
     old = Model(target)
     assert old.info.gaits_from_features is False
+
+
+def test_the_vertical_tracked_with_the_gyroscope_follows_a_swing_the_low_pass_lags():
+    """``benchmarks.gait_intensity`` (item 23 of docs/generalisation-choices.md) splits each gait's motion along the
+    vertical it tracks with the gyroscope: a phone turning at 2 rad/s while bouncing 0.3 g along the vertical is
+    split into the bounce alone (the low-pass's vertical, a second behind, mixes the two)."""
+    from benchmarks.gait_intensity import measures, tracked_up
+
+    t = np.arange(0, 6, 0.02)
+    rate = np.where(t >= 1.0, 2.0, 0.0)  # still for a second, then turning about the phone's x axis
+    turn, bounce = 0.02 * np.cumsum(rate), 1.0 + 0.3 * np.sin(2 * np.pi * 1.8 * t)
+    up = np.stack([np.zeros_like(t), np.sin(turn), np.cos(turn)], axis=1)  # the world's up, seen from the phone
+    raw = np.hstack([up * bounce[:, None], np.stack([rate, 0 * t, 0 * t], axis=1)])
+    error = np.degrees(np.arccos(np.clip((tracked_up(raw) * up).sum(1), -1, 1)))
+    assert error[50:].max() < 1.0
+    wrong_way = raw * [1, 1, 1, -1, 1, 1]  # a gyroscope of the other sign: the estimate falls behind
+    assert np.degrees(np.arccos(np.clip((tracked_up(wrong_way) * up).sum(1), -1, 1)))[50:].max() > 20.0
+
+    rec = Recording(t, raw, np.full(len(t), "WALKING", dtype=object), "swing")
+    rows = np.array(measures(rec)["WALKING"])
+    assert len(rows) == 3  # whole windows of 128 samples, 64 apart, in 300 samples
+    vertical, across, vertical_low, across_low = rows.mean(0)
+    assert abs(vertical - 0.3 / np.sqrt(2)) < 0.02 and across < 0.02
+    assert across_low > 0.1  # the low-pass's vertical lags the swing: part of gravity read as motion across it

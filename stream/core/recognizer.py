@@ -96,6 +96,8 @@ class Recognizer:
         self._gait_mask = np.array([float(label in GAITS) for label in info.labels])
         self._split = [info.labels.index(a) for a in GAIT_SPLIT] if getattr(info, "gaits_from_features", False) else []  # their columns
         self.labels = list(info.labels) + ([UNKNOWN] if getattr(info, "unknown_threshold", 0.0) and UNKNOWN not in info.labels else [])
+        prior = getattr(info, "prior", None) or []
+        self._unlearnt = [k for k, share in enumerate(prior) if share <= 0]  # no training window had it: never published
 
     def placement(self, device: str) -> PlacementBelief:
         belief = self._placement.get(device)
@@ -188,6 +190,9 @@ class Recognizer:
         if odds is not None and self._split:  # how likely a gait is, the model's answer; which gait, its features
             probs = np.array(probs, dtype=np.float64)
             probs[:, self._split] = probs[:, self._split].sum(axis=1, keepdims=True) * odds
+        if self._unlearnt:  # the model's answer for a label it never learnt is noise (the filter leaves it out too)
+            probs = np.array(probs, dtype=np.float64)
+            probs[:, self._unlearnt] = 0.0
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
         turns = moved.tolist() if self.stay > 0.0 and self.turn_deg is not None else [None] * len(windows)
         out = []

@@ -64,8 +64,10 @@ class ActivityFilter:
         self.day = np.array([day.get(label, 0.01) for label in self.labels], dtype=np.float64)
         self.day /= self.day.sum()
         self.prior = np.asarray(prior, dtype=np.float64) if prior is not None and len(prior) else np.ones(len(self.labels))
-        # A label the model never saw in training (a model trained without jogging, say) has a share near 0:
-        # dividing by it would make the model's near-zero answers for it overwhelming, so shares are floored.
+        # A label no training window had (a model trained without jogging has RUNNING among its outputs) was never
+        # learnt: the model's answer for it is noise, so it is never the belief's.  A rare label's share is floored:
+        # dividing by a share near 0 would make the model's near-zero answers for it overwhelming.
+        self._learnt = self.prior > 0
         self.prior = np.maximum(self.prior / self.prior.sum(), PRIOR_FLOOR)
         self.stay = float(stay)
         self.turn_deg = turn_deg  # None: a still posture as sticky as any activity, whatever ``turned`` says
@@ -87,9 +89,9 @@ class ActivityFilter:
         if t is not None:
             self._last_start = t
         if probabilities is None:
-            evidence = np.ones(len(self.labels))
+            evidence = self._learnt.astype(np.float64)
         else:
-            evidence = np.maximum(np.asarray(probabilities, dtype=np.float64), 1e-9) / self.prior
+            evidence = np.where(self._learnt, np.maximum(np.asarray(probabilities, dtype=np.float64), 1e-9) / self.prior, 0.0)
         if self.belief is None or self.stay <= 0.0:
             carried = self.day
         elif turned is None or self.turn_deg is None:
@@ -99,6 +101,8 @@ class ActivityFilter:
         else:
             carried = self.belief @ self._leaving.get(self._held, self._sticky)
         belief = carried * evidence
+        if belief.sum() <= 0:  # only labels never learnt were reachable (a belief restored from elsewhere): start afresh
+            belief = self.day * evidence
         self.belief = belief / belief.sum()
         if turned is None or self.turn_deg is None or turned < self.turn_deg:
             top = int(np.argmax(self.belief))
