@@ -271,3 +271,22 @@ def test_a_window_whose_activity_is_not_learnt_teaches_only_its_placement(hapt_d
         act = rng.dirichlet(np.ones(len(LABELS)), 3).astype(np.float32).reshape(1, -1)
         costs.append(float(np.asarray(loss(T[:1], np.hstack([act, place])))[0]))
     assert costs[0] == pytest.approx(costs[1]) == pytest.approx(-0.3 * np.log(0.8), rel=1e-5)
+
+
+def test_a_made_up_window_is_taught_unknown_by_the_placements_mixture_or_by_each():
+    """A made-up window has no placement (a uniform placement target).  By default its UNKNOWN is learnt by the mixture
+    of the placements' answers, which one placement saying UNKNOWN nearly satisfies while the other says SITTING; with
+    ``each_placement`` (item 24, not kept) each placement's answer pays for its own mistake.  For a window of one
+    placement the two are the same loss."""
+    from harstream.training.anyone import LABELS, targets
+    from harstream.training.archs import placement_loss
+
+    n = len(LABELS)
+    unknown, sitting = np.eye(n, dtype=np.float32)[LABELS.index("UNKNOWN")], np.eye(n, dtype=np.float32)[LABELS.index("SITTING")]
+    sure = lambda a: 0.98 * a + 0.02 / n  # noqa: E731
+    answer = np.hstack([sure(unknown), sure(unknown), sure(sitting), [0.5, 0.5]]).astype(np.float32)[None]  # the pocket's says SITTING
+    made_up, worn = targets(np.array([LABELS.index("UNKNOWN")]), np.array([-1])), targets(np.array([LABELS.index("UNKNOWN")]), np.array([0]))
+    mixture, each = placement_loss(n, 2), placement_loss(n, 2, each_placement=True)
+    cost = lambda loss, T: float(np.asarray(loss(T, answer))[0])  # noqa: E731
+    assert cost(each, made_up) > cost(mixture, made_up) + 1.0  # half of the target on a label given 0.25% costs log(400)/2
+    assert cost(each, worn) == pytest.approx(cost(mixture, worn), rel=1e-6)

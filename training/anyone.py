@@ -226,7 +226,8 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, rate: float = 0.02) -> fl
 def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20, out=None, seed: int = 0,
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
                  waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False, waist_turns: str = WAIST_TURNS,
-                 width: int = WIDTH, keep_repeats: bool = False, hold_out=(), turns: bool = True, with_changes: bool = True) -> dict:
+                 width: int = WIDTH, keep_repeats: bool = False, hold_out=(), turns: bool = True, with_changes: bool = True,
+                 each_placement: bool = False) -> dict:
     """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
     model that averages their outputs (every output a softmax, so the average is one too); with ``keep_repeats``,
     every repeat also as ``NAME-repeatK``; ``hold_out``: HAPT training subjects left out too (``load``)."""
@@ -269,7 +270,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         model.get_layer("normalize").adapt(np.asarray(GravityFrame()(sample)))
         steps = epochs * int(np.ceil(len(fit) / 128))
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
-                      loss=placement_loss(classes, len(placements), 0.1))
+                      loss=placement_loss(classes, len(placements), 0.1, each_placement=each_placement))
         for epoch in range(epochs):
             e0 = time.time()
             history = model.fit(augment(fit.X.copy(), fit.placement, rng, **recipe), T_fit, batch_size=128, epochs=1, verbose=0)
@@ -326,7 +327,8 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                          "data": "hapt-rawdata.zip + motionsense-pocket.zip", "without": without,
                          **({"held_out": hold_out} if hold_out else {})}
         info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
-                      "augmentation": recipe, **({"turns": True} if turns else {}), **({"changes": True} if with_changes else {})}
+                      "augmentation": recipe, **({"turns": True} if turns else {}), **({"changes": True} if with_changes else {}),
+                      **({"made_up_each_placement": True} if each_placement else {})}
         write_metadata(info, path)
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}
@@ -385,9 +387,11 @@ if __name__ == "__main__":
                         help="no window across a change of activity (the recipe before docs/generalisation-choices.md item 21)")
     parser.add_argument("--no-turns", dest="turns", action="store_false",
                         help="no varied copy turns where it moves (the recipe before docs/generalisation-choices.md item 20)")
+    parser.add_argument("--each-placement", action="store_true",
+                        help="made-up windows learnt as UNKNOWN given each placement, not by their mixture (docs/generalisation-choices.md item 24: not kept)")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
                  waist_tilt=args.waist_tilt, ensemble=args.ensemble, waist_turns=args.waist_turns,
                  width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out, turns=args.turns,
-                 with_changes=args.changes)
+                 with_changes=args.changes, each_placement=args.each_placement)

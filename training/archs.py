@@ -245,18 +245,25 @@ def build_anyone(window, channels, classes, batch_size=None, placements=2, width
     return keras.Model(inp, layers.Concatenate(name="outputs")(outputs + [placement]), name="anyone")
 
 
-def placement_loss(classes: int, placements: int, label_smoothing: float = 0.1, placement_weight: float = 0.3):
+def placement_loss(classes: int, placements: int, label_smoothing: float = 0.1, placement_weight: float = 0.3,
+                   each_placement: bool = False):
     """y_true = activity one-hot | placement one-hot.  The activity is learnt both with the placement
     unknown and given the true one; the placement head learns from every window, also one whose activity
-    part is all zero (a posture change: nothing to learn of its activity, ``harstream.datasets.common.change_windows``)."""
+    part is all zero (a posture change: nothing to learn of its activity, ``harstream.datasets.common.change_windows``).
+    A made-up window has no placement (a uniform placement part): its activity (UNKNOWN) is learnt by the placements'
+    mixture, which one placement's answer can satisfy while the other's says SITTING; with ``each_placement`` it is
+    learnt given each placement in turn (tried and not kept: item 24 of docs/generalisation-choices.md)."""
     def loss(y_true, y_pred):
         learnt = ops.sum(y_true[:, :classes], axis=-1)  # 1, or 0 for a window whose activity is not learnt
         act = y_true[:, :classes] * (1 - label_smoothing) + learnt[:, None] * label_smoothing / classes
         place = y_true[:, classes:]
         blocks = ops.reshape(y_pred[:, classes:classes * (1 + placements)], (-1, placements, classes))
-        given = ops.sum(blocks * place[:, :, None], axis=1)
         ce = lambda t, q: -ops.sum(t * ops.log(ops.clip(q, 1e-7, 1.0)), axis=-1)  # noqa: E731
-        return ce(act, y_pred[:, :classes]) + ce(act, given) + placement_weight * ce(place, y_pred[:, classes * (1 + placements):])
+        if each_placement:  # the same as the mixture's for a window of one placement
+            given = ops.sum(place * ce(act[:, None, :], blocks), axis=-1)
+        else:
+            given = ce(act, ops.sum(blocks * place[:, :, None], axis=1))
+        return ce(act, y_pred[:, :classes]) + given + placement_weight * ce(place, y_pred[:, classes * (1 + placements):])
 
     return loss
 
