@@ -29,7 +29,8 @@ from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS
 from harstream.training.anyone import MOTIONSENSE_VALIDATION
 
-from .generalisation import shifts, without
+from .generalisation import without
+from .shifts import shifts
 from .worn import MOUNTINGS, as_days, mounted
 
 

@@ -9,7 +9,7 @@ subjects (waist) and MotionSense's scored subjects 2, 5, 11, 16 (pocket); no cho
 * **Shifts**: the scored recordings as another phone or person would give them: other sampling rates
   (with and without the sensor's anti-aliasing, with jittered timestamps), cadence ±25%, per-axis
   gains, offsets, gyroscope bias, noise, a slower and gentler walker, the wearer turning while walking (indoors,
-  and 3 m walks that turn half round), the phone worn turned another way.
+  and 3 m walks that turn half round), the phone worn turned another way; and a few of them at once (``AT_ONCE``).
 * **Out of set**: MotionSense's jogging (RUNNING for a model that has it), and made-up motion
   (``harstream.datasets.synthetic``; the ``bag`` family is never trained on).
 * **Time**: streaming accuracy with the time filter and without, and how many windows a change of
@@ -32,110 +32,17 @@ from pathlib import Path
 import numpy as np
 from harstream.cli import resolve_model
 from harstream.core import Recognizer
-from harstream.core.activities import ACTIVITIES, GAITS, RUNNING, UNKNOWN
+from harstream.core.activities import ACTIVITIES, RUNNING, UNKNOWN
 from harstream.core.model import Model
 from harstream.core.recording import Recording, window_truth
 from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense, synthetic
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
-from harstream.datasets.turning import with_turns
 
+from .shifts import shifts
 from .worn import MOUNTINGS, as_days, mounted
 
 SHARED = Path("../shared/data")
 STAIRS = ("WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS")
-
-
-# ---- shifts -----------------------------------------------------------------------------------------
-
-def _lowpass(raw: np.ndarray, cutoff_hz: float, rate: float = 50.0, taps: int = 31) -> np.ndarray:
-    """A windowed-sinc low-pass (zero phase): the anti-aliasing filter a sensor applies before sampling."""
-    n = np.arange(taps) - (taps - 1) / 2
-    h = np.sinc(2 * cutoff_hz / rate * n) * np.hamming(taps)
-    h /= h.sum()
-    padded = np.pad(raw, ((taps // 2, taps // 2), (0, 0)), mode="edge")
-    return np.stack([np.convolve(padded[:, c], h, mode="valid") for c in range(raw.shape[1])], axis=1)
-
-
-def _at(rec: Recording, t_new: np.ndarray, source: np.ndarray | None = None) -> Recording:
-    source = rec.raw if source is None else source
-    raw = np.stack([np.interp(t_new, rec.t, source[:, c]) for c in range(6)], axis=1)
-    nearest = np.clip(np.searchsorted(rec.t, t_new), 0, len(rec.t) - 1)
-    return Recording(t_new, raw, rec.labels[nearest], rec.name)
-
-
-def rate(rec: Recording, hz: float, anti_alias: bool = True, jitter: float = 0.0, rng=None) -> Recording:
-    """As a sensor sampling at ``hz`` would give it (``jitter``: timestamps off by up to that share of a period)."""
-    source = _lowpass(rec.raw, 0.45 * hz) if anti_alias and hz < 50 else rec.raw
-    t_new = np.arange(rec.t[0], rec.t[-1], 1.0 / hz)
-    if jitter:
-        t_new = np.sort(t_new + (rng or np.random.default_rng(0)).uniform(-jitter, jitter, len(t_new)) / hz)
-        t_new = np.unique(np.clip(t_new, rec.t[0], rec.t[-1]))
-    return _at(rec, t_new, source)
-
-
-def cadence(rec: Recording, factor: float) -> Recording:
-    """Everything ``factor`` times faster (a quicker or slower gait), sampled at 50 Hz again."""
-    sped = Recording(rec.t / factor, rec.raw, rec.labels, rec.name)
-    return _at(sped, np.arange(sped.t[0], sped.t[-1], 1 / 50.0))
-
-
-def calibration(rec: Recording, rng, gain=0.0, offset=0.0, bias=0.0, noise=0.0) -> Recording:
-    """Per-axis gains (±``gain``), acceleration offsets (±``offset`` g), gyroscope bias (±``bias`` rad/s)
-    and white noise (``noise`` g and rad/s), drawn once per recording as one phone's errors."""
-    raw = rec.raw.copy()
-    if gain:
-        raw *= 1 + rng.choice([-gain, gain], 6) * rng.uniform(0.5, 1.0, 6)
-    if offset:
-        raw[:, :3] += rng.choice([-offset, offset], 3)
-    if bias:
-        raw[:, 3:] += rng.choice([-bias, bias], 3)
-    if noise:
-        raw += rng.normal(0, noise, raw.shape)
-    return Recording(rec.t, raw, rec.labels, rec.name)
-
-
-def gentle(rec: Recording) -> Recording:
-    """A slower, gentler walker: cadence 0.8 times, the body's acceleration and rotation at 0.7 of their size."""
-    from harstream.core.preprocess import Preprocessor
-
-    gravity = Preprocessor(50.0).process(rec.raw)[:, 9:12]
-    raw = rec.raw.copy()
-    raw[:, :3] = gravity + 0.7 * (rec.raw[:, :3] - gravity)
-    raw[:, 3:] *= 0.7
-    return cadence(Recording(rec.t, raw, rec.labels, rec.name), 0.8)
-
-
-def turning(rec: Recording, **turns) -> Recording:
-    """The wearer turning about the vertical while moving, as ``harstream.datasets.turning`` says (one schedule of
-    turns, the same for every recording)."""
-    rate_hz = 1.0 / float(np.median(np.diff(rec.t)))
-    raw = with_turns(rec.raw, np.isin(rec.labels, GAITS), np.random.default_rng(0), rate=rate_hz, **turns)
-    return Recording(rec.t, raw, rec.labels, rec.name)
-
-
-def shifts(rng_seed: int = 0) -> dict:
-    rng = np.random.default_rng(rng_seed)
-    out = {"as recorded": lambda r: r}
-    for hz in (20, 25, 30):
-        out[f"{hz} Hz, anti-aliased"] = lambda r, hz=hz: rate(r, hz, True)
-        out[f"{hz} Hz, no anti-aliasing"] = lambda r, hz=hz: rate(r, hz, False)
-    for hz in (60, 100, 200):
-        out[f"{hz} Hz"] = lambda r, hz=hz: rate(r, hz)
-    out["25 Hz, jittered timestamps (±30%)"] = lambda r: rate(r, 25, True, 0.3, rng)
-    out["50 Hz, jittered timestamps (±30%)"] = lambda r: rate(r, 50, False, 0.3, rng)
-    out["cadence ×0.75"] = lambda r: cadence(r, 0.75)
-    out["cadence ×1.25"] = lambda r: cadence(r, 1.25)
-    out["gain ±10% per axis"] = lambda r: calibration(r, rng, gain=0.1)
-    out["offset 0.05 g per axis"] = lambda r: calibration(r, rng, offset=0.05)
-    out["gyro bias 0.05 rad/s"] = lambda r: calibration(r, rng, bias=0.05)
-    out["noise 0.02 g, 0.02 rad/s"] = lambda r: calibration(r, rng, noise=0.02)
-    out["all of gain, offset, bias, noise"] = lambda r: calibration(r, rng, 0.1, 0.05, 0.05, 0.02)
-    out["a slower, gentler walker"] = gentle
-    out["a quarter turn after every 8 s walked"] = lambda r: turning(r, every_s=8.0, angle_deg=90.0, duration_s=1.0)
-    out["a half turn after every 2.5 s walked (3 m walks)"] = lambda r: turning(r, every_s=2.5, angle_deg=180.0, duration_s=1.5)
-    for name, R in MOUNTINGS.items():
-        out[name] = lambda r, R=R: mounted(r, R)
-    return out
 
 
 def without(model: Model, upright: bool = False, gaits_from_features: bool = False) -> Model:

@@ -92,3 +92,20 @@ def test_a_models_distance_is_checked_against_its_features(tmp_path):
         Model(target)
     with pytest.raises(ValueError, match="no features"):
         Model(MODELS / "lstm.tflite").predict_all(np.zeros((1, 128, 9), np.float32), features=True)
+
+
+@pytest.mark.parametrize("prior", [
+    "short", "negative", "text", "none above 0", "not a number", "true and false", "a mapping",
+])
+def test_a_malformed_prior_is_refused_in_one_line(copy, prior):
+    """The prior is each label's share of training (the time filter divides it out; a share of 0 marks a label never
+    learnt, never published): a model whose prior is not that is refused on load, whatever is wrong with it."""
+    n = len(json.loads(copy.with_suffix(".json").read_text())["labels"])
+    shares = {"short": [0.5, 0.5] if n != 2 else [1.0], "negative": [-0.1] + [0.2] * (n - 1), "text": ["many"] * n,
+              "none above 0": [0.0] * n, "not a number": [float("nan")] * n, "true and false": [True] + [False] * (n - 1),
+              "a mapping": {"WALKING": 1.0}}[prior]
+    edit_meta(copy, prior=shares)
+    with pytest.raises(ModelError, match=r"prior .* must give each of the \d+ labels its share of training"):
+        Model(copy)
+    edit_meta(copy, prior=[0.0] + [1.0 / (n - 1)] * (n - 1))  # a label training never had: loads
+    assert Model(copy).info.prior[0] == 0.0

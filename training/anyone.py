@@ -8,7 +8,7 @@ What it changes against ``anywhere`` (which learnt the devices and gaits of two 
   direction in the phone's frame (the only clue to posture).  The daemon's input contract (the 12
   preprocessed channels) is unchanged.
 * **Recordings made as other phones and other people would make them.**  Every training
-  recording is copied ``COPIES`` times: time-stretched (cadence 0.8 to 1.25 times), sometimes
+  recording is copied ``COPIES`` times: time-stretched (cadence 0.7 to 1.3 times), sometimes
   recorded at 20 to 30 Hz (with or without the sensor's anti-aliasing) and brought back to 50 Hz
   as the daemon's resampler does, with sensor noise; half of them turn where they move, as people
   do between rooms (``harstream.datasets.turning``: the studies' walkers hardly turned but on
@@ -41,7 +41,9 @@ LABELS = TRAINABLE + (UNKNOWN,)
 #: MotionSense training subjects kept for choices (fixed before any run of this model).
 MOTIONSENSE_VALIDATION = (107, 113)
 COPIES = 3
-STRETCH = (0.8, 1.25)
+#: The varied copies' cadence range (0.8 to 1.25 before item 25 of docs/generalisation-choices.md: a model whose metadata
+#: names no stretch was trained with ``STRETCH_BEFORE``).
+STRETCH, STRETCH_BEFORE = (0.7, 1.3), (0.8, 1.25)
 LOW_RATES = (20.0, 30.0)
 #: How far a waist window is tilted at most (a pocket's: 30 degrees).  Sitting and standing differ on a belt by a
 #: pelvic tilt of 15 to 25 degrees: 30 degrees took waist STANDING recall to 52% on the validation subjects.
@@ -92,10 +94,10 @@ def low_rate(raw: np.ndarray, rate: float, anti_alias: bool, rng: np.random.Gene
     return np.stack([np.interp(grid, at, samples[:, c]) for c in range(raw.shape[1])], axis=1)
 
 
-def varied(rec: Recording, rng: np.random.Generator, turns: bool = False) -> Recording:
+def varied(rec: Recording, rng: np.random.Generator, turns: bool = False, stretch=STRETCH) -> Recording:
     """One copy of ``rec`` as another person and phone might have recorded it; with ``turns``, ``TURN_SHARE`` of the
     copies also turn where they move (``harstream.datasets.turning``), so that turning tells no gait from another."""
-    raw, labels = resample(rec.raw, rec.labels, float(np.exp(rng.uniform(*np.log(STRETCH)))))
+    raw, labels = resample(rec.raw, rec.labels, float(np.exp(rng.uniform(*np.log(stretch)))))
     if turns and rng.random() < TURN_SHARE:
         raw = with_turns(raw, np.isin(labels, MOVING_IDS), rng, **TURNS)
     if rng.random() < 0.5:
@@ -160,7 +162,7 @@ def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, inte
 # ---- data -------------------------------------------------------------------------------------------
 
 def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0, hold_out=(), turns: bool = False,
-         with_changes: bool = False):
+         with_changes: bool = False, stretch=STRETCH):
     """(fit, validation, scored) window sets.  ``fit`` holds ``COPIES`` varied copies of every training
     recording besides the original; ``without`` ("hapt" or "motionsense") leaves a dataset out of
     training (the across-dataset protocol); ``hold_out``, HAPT training subjects (a fold of cross-validation,
@@ -175,7 +177,7 @@ def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0,
     trainable = [r for r in hapt + motion if r.subject not in held | validation
                  and not (without == "hapt" and r.dataset == "hapt") and not (without == "motionsense" and r.dataset == "motionsense")
                  and not (r.dataset == "hapt" and r.subject in set(hold_out))]
-    fit_recordings = trainable + [varied(r, rng, turns) for r in trainable for _ in range(COPIES)]
+    fit_recordings = trainable + [varied(r, rng, turns, stretch) for r in trainable for _ in range(COPIES)]
     fit = segment_windows(fit_recordings, source="fit")
     val = segment_windows([r for r in hapt + motion if r.subject in validation], source="validation")
     scored = segment_windows([r for r in hapt + motion if r.subject in held], source="scored")
@@ -227,7 +229,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
                  waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False, waist_turns: str = WAIST_TURNS,
                  width: int = WIDTH, keep_repeats: bool = False, hold_out=(), turns: bool = True, with_changes: bool = True,
-                 each_placement: bool = False) -> dict:
+                 each_placement: bool = False, stretch=STRETCH) -> dict:
     """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
     model that averages their outputs (every output a softmax, so the average is one too); with ``keep_repeats``,
     every repeat also as ``NAME-repeatK``; ``hold_out``: HAPT training subjects left out too (``load``)."""
@@ -247,7 +249,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     out = Path(out or "models")
     name = name or ("anyone" if without is None else f"anyone-without-{without}")
     hold_out = sorted(int(s) for s in hold_out)
-    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns, with_changes)
+    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns, with_changes, tuple(stretch))
     log(f"[{name}] {len(fit)} training windows ({COPIES} varied copies and made-up out-of-set ones), "
         f"{len(val)} validation, {len(scored)} scored; {repeats} repeats of {epochs} epochs")
     classes, placements = len(LABELS), ("waist", "pocket")
@@ -328,7 +330,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                          **({"held_out": hold_out} if hold_out else {})}
         info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
                       "augmentation": recipe, **({"turns": True} if turns else {}), **({"changes": True} if with_changes else {}),
-                      **({"made_up_each_placement": True} if each_placement else {})}
+                      **({"made_up_each_placement": True} if each_placement else {}), "stretch": list(stretch)}
         write_metadata(info, path)
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}
@@ -389,9 +391,10 @@ if __name__ == "__main__":
                         help="no varied copy turns where it moves (the recipe before docs/generalisation-choices.md item 20)")
     parser.add_argument("--each-placement", action="store_true",
                         help="made-up windows learnt as UNKNOWN given each placement, not by their mixture (docs/generalisation-choices.md item 24: not kept)")
+    parser.add_argument("--stretch", type=float, nargs=2, default=STRETCH, metavar=("LO", "HI"), help="the varied copies' cadence range")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
                  waist_tilt=args.waist_tilt, ensemble=args.ensemble, waist_turns=args.waist_turns,
                  width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out, turns=args.turns,
-                 with_changes=args.changes, each_placement=args.each_placement)
+                 with_changes=args.changes, each_placement=args.each_placement, stretch=tuple(args.stretch))

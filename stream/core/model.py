@@ -7,7 +7,6 @@ preprocessing version) comes from the metadata and is checked at load time.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -23,6 +22,7 @@ import numpy as np
 
 from . import preprocess
 from .activities import ACTIVITIES
+from .metadata import decode_array, distance_problems, encode_array, prior_problems, upright_problems  # noqa: F401 (the codec, imported from here too)
 from .placement import PLACEMENTS
 
 FORMAT = "harstream-model/1"
@@ -184,60 +184,21 @@ class ModelInfo:
                 or len(set(self.placements)) != len(self.placements):
             problems.append(f"placements {self.placements!r} must be distinct names out of {', '.join(PLACEMENTS)}")
         if self.distance:
-            problems += _distance_problems(self.distance, self.labels)
+            problems += distance_problems(self.distance, self.labels)
         if self.upright:
-            problems += _upright_problems(self.upright, self.placements)
+            problems += upright_problems(self.upright, self.placements)
         if self.gaits_from_features is not False and not (self.gaits_from_features is True and holds_gaits(self.distance)):
             problems.append(f"gaits_from_features {self.gaits_from_features!r} must be true or false, and true only with a "
                             f"distance that holds {', '.join(GAIT_SPLIT)}")
+        if self.prior:
+            problems += prior_problems(self.prior, self.labels)
         if problems:
             raise ModelError(f"{where}: " + "; ".join(problems))
-
-
-def _distance_problems(distance: dict, labels: list) -> list[str]:
-    try:
-        means, whitening = decode_array(distance["means"]), decode_array(distance["whitening"])
-        fits = means.ndim == 2 and whitening.shape == (means.shape[1], means.shape[1]) and len(distance["labels"]) == len(means) \
-            and len(distance["scales"]) == len(means) and all(float(v) > 0 for v in distance["scales"])
-        if not fits or not set(distance["labels"]) <= set(labels) or not float(distance["threshold"]) >= 0.0:
-            raise ValueError("shapes, labels or threshold do not fit")
-        if not (np.isfinite(means).all() and np.isfinite(whitening).all()):
-            raise ValueError("not finite")
-    except (KeyError, TypeError, ValueError) as exc:
-        return [f"distance must hold labels, means (k, d), whitening (d, d), scales (k) > 0 and a threshold >= 0 ({exc})"]
-    return []
 
 
 def holds_gaits(distance) -> bool:
     """Whether a model's ``distance`` has statistics for every gait ``gaits_from_features`` tells apart."""
     return isinstance(distance, dict) and isinstance(distance.get("labels"), list) and all(a in distance["labels"] for a in GAIT_SPLIT)
-
-
-def _upright_problems(upright, placements: list) -> list[str]:
-    try:
-        vectors = {p: np.asarray(v, dtype=np.float64) for p, v in upright.items()}
-        if not set(vectors) <= set(placements):
-            raise ValueError(f"placements {sorted(set(vectors) - set(placements))} are not the model's")
-        if any(v.shape != (3,) or not np.isfinite(v).all() or abs(np.linalg.norm(v) - 1.0) > 0.01 for v in vectors.values()):
-            raise ValueError("not unit vectors of three numbers")
-    except (AttributeError, TypeError, ValueError) as exc:
-        return [f"upright must give each of the model's placements a unit vector [x, y, z] ({exc})"]
-    return []
-
-
-def encode_array(a: np.ndarray) -> dict:
-    """An array for JSON metadata, exactly, as float32.
-
-    >>> decode_array(encode_array(np.array([[1.5, -2.0]])))
-    array([[ 1.5, -2. ]])
-    """
-    a = np.asarray(a, dtype="<f4")
-    return {"shape": list(a.shape), "float32": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def decode_array(d: dict) -> np.ndarray:
-    a = np.frombuffer(base64.b64decode(d["float32"], validate=True), dtype="<f4")
-    return a.reshape(d["shape"]).astype(np.float64)
 
 
 def metadata_path(model_path: str | Path) -> Path:
