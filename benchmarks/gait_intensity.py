@@ -26,9 +26,10 @@ from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
 
 from .generalisation import SHARED
+from .stillness import inside_windows
 
 GAITS = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", RUNNING)
-WINDOW, STEP, RATE = 128, 64, 50.0
+RATE = 50.0
 
 
 def tracked_up(raw: np.ndarray, blend: float = 0.02, rate: float = RATE) -> np.ndarray:
@@ -64,14 +65,10 @@ def measures(rec: Recording) -> dict[str, list[tuple[float, ...]]]:
     for name, up in ups.items():
         along = (acc * up).sum(1)
         parts[name] = (along, np.linalg.norm(acc - along[:, None] * up, axis=1))
+    (v, h), (vl, hl) = parts["tracked"], parts["low-pass"]
     out: dict[str, list] = {}
-    for start in range(0, len(acc) - WINDOW + 1, STEP):
-        labels = rec.labels[start:start + WINDOW]
-        if labels[0] not in GAITS or (labels != labels[0]).any():
-            continue
-        w = slice(start, start + WINDOW)
-        (v, h), (vl, hl) = parts["tracked"], parts["low-pass"]
-        out.setdefault(labels[0], []).append((v[w].std(), h[w].std(), vl[w].std(), hl[w].std()))
+    for gait, w in inside_windows(rec, GAITS):
+        out.setdefault(gait, []).append((v[w].std(), h[w].std(), vl[w].std(), hl[w].std()))
     return out
 
 

@@ -67,12 +67,12 @@ def whole_windows(recordings, keep=STATIC, measure=None, preprocessed: bool = Fa
     out: dict[str, list] = {}
     for rec in recordings:
         processed = Preprocessor(50.0).process(rec.raw) if preprocessed else None
-        for label, w in _inside(rec, keep):
+        for label, w in inside_windows(rec, keep):
             out.setdefault(label, []).append(measure(rec.raw[w], None if processed is None else processed[w]))
     return out
 
 
-def _inside(rec: Recording, keep):
+def inside_windows(rec: Recording, keep):
     """(label, slice) of every whole 128-sample window (step 64) of ``rec`` inside one activity of ``keep``."""
     for k in range(len(rec.raw) // 64 - 1):
         labels = rec.labels[k * 64:k * 64 + 128]
@@ -99,7 +99,7 @@ def upright_report(sets: dict) -> None:
         reference = {key: np.concatenate(parts).mean(axis=0) for key, parts in walking.items() if sum(map(len, parts))}
         angles: dict = {}
         for key, rec, processed in recs:
-            for label, w in (_inside(rec, STATIC) if key in reference else ()):
+            for label, w in (inside_windows(rec, STATIC) if key in reference else ()):
                 angles.setdefault(label, []).append(_degrees(processed[w, 9:12].mean(axis=0), reference[key]))
         for label, v in sorted(angles.items()):
             print(f"| {name}: {label} | {len(v)} | " + " / ".join(f"{x:.1f}" for x in np.percentile(v, [5, 50, 95])) + " |", flush=True)

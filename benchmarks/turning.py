@@ -24,7 +24,7 @@ from harstream.datasets import TEST_SUBJECTS, read_hapt, read_motionsense
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as POCKET_SCORED
 
 from .generalisation import SHARED
-from .stillness import _inside
+from .stillness import inside_windows
 
 THRESHOLDS_DEG = (30.0, 60.0)
 
@@ -48,7 +48,7 @@ def headings(records) -> dict[str, np.ndarray]:
     """Per gait, the heading turn of every whole window inside it."""
     out: dict[str, list] = {}
     for rec in map(Recording.from_dataset, records):
-        inside = list(_inside(rec, GAITS))
+        inside = list(inside_windows(rec, GAITS))
         if inside:
             processed = Preprocessor(50.0).process(rec.raw)
             for (label, _), turn in zip(inside, heading_turn(np.stack([processed[w] for _, w in inside]))):

@@ -190,7 +190,7 @@ class Recognizer:
         if odds is not None and self._split:  # how likely a gait is, the model's answer; which gait, its features
             probs = np.array(probs, dtype=np.float64)
             probs[:, self._split] = probs[:, self._split].sum(axis=1, keepdims=True) * odds
-        if self._unlearnt:  # the model's answer for a label it never learnt is noise (the filter leaves it out too)
+        if self._unlearnt and self.stay <= 0.0:  # a label never learnt: its answer is noise (the filter, when on, leaves it out)
             probs = np.array(probs, dtype=np.float64)
             probs[:, self._unlearnt] = 0.0
         threshold = getattr(info, "unknown_threshold", 0.0) or 0.0
