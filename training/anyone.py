@@ -29,22 +29,18 @@ Choices are made on validation subjects only: HAPT's 7, 15, 26 and MotionSense's
 from __future__ import annotations
 
 import numpy as np
-from harstream.core.activities import ACTIVITIES, RUNNING_ID, TRAINABLE, UNKNOWN
+from harstream.core.activities import ACTIVITIES, TRAINABLE, UNKNOWN
 from harstream.datasets import read_hapt, read_motionsense
-from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS, Recording, WindowSet, change_windows, segment_windows
+from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS, WindowSet, change_windows, segment_windows
 from harstream.datasets import synthetic
-from harstream.datasets.turning import with_turns
 from harstream.core.preprocess import CHANNELS, Preprocessor
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as MOTIONSENSE_SCORED
+
+from .copies import COPIES, STRETCH, STRETCH_BEFORE, low_rate, resample, varied  # noqa: F401  (re-exported)
 
 LABELS = TRAINABLE + (UNKNOWN,)
 #: MotionSense training subjects kept for choices (fixed before any run of this model).
 MOTIONSENSE_VALIDATION = (107, 113)
-COPIES = 3
-#: The varied copies' cadence range (0.7 to 1.3 tried and withdrawn: docs/generalisation-choices.md item 25); a model whose
-#: metadata names no stretch was trained with ``STRETCH_BEFORE``, whatever ``STRETCH`` becomes.
-STRETCH, STRETCH_BEFORE = (0.8, 1.25), (0.8, 1.25)
-LOW_RATES = (20.0, 30.0)
 #: How far a waist window is tilted at most (a pocket's: 30 degrees).  Sitting and standing differ on a belt by a
 #: pelvic tilt of 15 to 25 degrees: 30 degrees took waist STANDING recall to 52% on the validation subjects.
 WAIST_TILT_DEG = 12.0
@@ -55,55 +51,6 @@ WAIST_TURN_CHOICES = ("none", "quarter", "all")
 WAIST_TURNS = "none"
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
-#: The share of varied copies whose moving stretches turn about the vertical, and how (ranges drawn from per turn: the
-#: time walked straight between turns, the angle, how long a turn takes, the walker's speed).  The studies hardly turned but
-#: on their stairs' landings, so a model learnt "turning, so stairs" (docs/generalisation-choices.md, item 20).
-TURN_SHARE = 0.5
-TURNS = {"every_s": (2.0, 12.0), "angle_deg": (30.0, 180.0), "duration_s": (0.8, 2.0), "speed": (0.6, 1.5)}
-MOVING_IDS = (1, 2, 3, RUNNING_ID)  # walking, stairs up and down, running: a turn is taken on the move
-
-
-# ---- recordings as other phones and people would make them ---------------------------------------
-
-def resample(raw: np.ndarray, labels: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """The recording played ``factor`` times faster (a quicker cadence), still at 50 Hz samples."""
-    n = int(len(raw) / factor)
-    at = np.arange(n) * factor
-    i = np.minimum(at.astype(int), len(raw) - 2)
-    w = (at - i)[:, None]
-    out = raw[i] * (1 - w) + raw[i + 1] * w
-    return out, labels[np.minimum(np.round(at).astype(int), len(labels) - 1)]
-
-
-def low_rate(raw: np.ndarray, rate: float, anti_alias: bool, rng: np.random.Generator) -> np.ndarray:
-    """As a sensor sampling at ``rate`` Hz (jittered timestamps) would give it, linearly interpolated
-    back onto 50 Hz as the daemon's resampler does."""
-    step = 50.0 / rate
-    src = raw
-    if anti_alias:  # the sensor's own low-pass: a moving average over one of its sampling periods
-        k = max(1, int(round(step)))
-        kernel = np.ones(k) / k
-        src = np.stack([np.convolve(raw[:, c], kernel, mode="same") for c in range(raw.shape[1])], axis=1)
-    at = np.arange(0, len(raw) - 1, step)
-    at = np.clip(at + rng.uniform(-0.2, 0.2, len(at)) * step, 0, len(raw) - 1.001)
-    at.sort()
-    i = at.astype(int)
-    w = (at - i)[:, None]
-    samples = src[i] * (1 - w) + src[i + 1] * w
-    grid = np.arange(len(raw))
-    return np.stack([np.interp(grid, at, samples[:, c]) for c in range(raw.shape[1])], axis=1)
-
-
-def varied(rec: Recording, rng: np.random.Generator, turns: bool = False, stretch=STRETCH) -> Recording:
-    """One copy of ``rec`` as another person and phone might have recorded it; with ``turns``, ``TURN_SHARE`` of the
-    copies also turn where they move (``harstream.datasets.turning``), so that turning tells no gait from another."""
-    raw, labels = resample(rec.raw, rec.labels, float(np.exp(rng.uniform(*np.log(stretch)))))
-    if turns and rng.random() < TURN_SHARE:
-        raw = with_turns(raw, np.isin(labels, MOVING_IDS), rng, **TURNS)
-    if rng.random() < 0.5:
-        raw = low_rate(raw, rng.uniform(*LOW_RATES), rng.random() < 0.5, rng)
-    raw = raw + np.hstack([rng.normal(0, rng.uniform(0, 0.01), (len(raw), 3)), rng.normal(0, rng.uniform(0, 0.01), (len(raw), 3))])
-    return Recording(rec.experiment, rec.subject, raw[:, :3], raw[:, 3:], labels, rec.rate, rec.placement, rec.dataset, rec.title)
 
 
 def negatives(count: int, rng: np.random.Generator, families=synthetic.TRAINING_FAMILIES) -> np.ndarray:
@@ -229,7 +176,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                  without: str | None = None, name: str | None = None, log=print, intensity=None, spin: bool = False,
                  waist_tilt: float = WAIST_TILT_DEG, ensemble: bool = False, waist_turns: str = WAIST_TURNS,
                  width: int = WIDTH, keep_repeats: bool = False, hold_out=(), turns: bool = True, with_changes: bool = True,
-                 each_placement: bool = False, stretch=STRETCH) -> dict:
+                 each_placement: bool = False, stretch=STRETCH, waist_stretch=None) -> dict:
     """Train ``repeats`` models and export the one best on validation, or with ``ensemble`` all of them as one
     model that averages their outputs (every output a softmax, so the average is one too); with ``keep_repeats``,
     every repeat also as ``NAME-repeatK``; ``hold_out``: HAPT training subjects left out too (``load``)."""
@@ -249,7 +196,10 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     out = Path(out or "models")
     name = name or ("anyone" if without is None else f"anyone-without-{without}")
     hold_out = sorted(int(s) for s in hold_out)
-    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns, with_changes, tuple(stretch))
+    if waist_stretch is not None:  # the waist's copies their own range (docs/generalisation-choices.md item 26)
+        stretch = {"waist": list(waist_stretch), "pocket": list(stretch)}
+    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns, with_changes,
+                            stretch if isinstance(stretch, dict) else tuple(stretch))
     log(f"[{name}] {len(fit)} training windows ({COPIES} varied copies and made-up out-of-set ones), "
         f"{len(val)} validation, {len(scored)} scored; {repeats} repeats of {epochs} epochs")
     classes, placements = len(LABELS), ("waist", "pocket")
@@ -330,7 +280,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                          **({"held_out": hold_out} if hold_out else {})}
         info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
                       "augmentation": recipe, **({"turns": True} if turns else {}), **({"changes": True} if with_changes else {}),
-                      **({"made_up_each_placement": True} if each_placement else {}), "stretch": list(stretch)}
+                      **({"made_up_each_placement": True} if each_placement else {}), "stretch": stretch if isinstance(stretch, dict) else list(stretch)}
         write_metadata(info, path)
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}
@@ -392,9 +342,12 @@ if __name__ == "__main__":
     parser.add_argument("--each-placement", action="store_true",
                         help="made-up windows learnt as UNKNOWN given each placement, not by their mixture (docs/generalisation-choices.md item 24: not kept)")
     parser.add_argument("--stretch", type=float, nargs=2, default=STRETCH, metavar=("LO", "HI"), help="the varied copies' cadence range")
+    parser.add_argument("--waist-stretch", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                        help="the waist's copies' own cadence range (the pocket's stays --stretch)")
     args = parser.parse_args()
     train_anyone(args.hapt, args.motionsense, args.repeats, args.epochs, args.out, args.seed, args.without, args.name,
                  log=lambda m: print(m, file=sys.stderr, flush=True), intensity=args.intensity, spin=args.spin,
                  waist_tilt=args.waist_tilt, ensemble=args.ensemble, waist_turns=args.waist_turns,
                  width=args.width, keep_repeats=args.keep_repeats, hold_out=args.hold_out, turns=args.turns,
-                 with_changes=args.changes, each_placement=args.each_placement, stretch=tuple(args.stretch))
+                 with_changes=args.changes, each_placement=args.each_placement, stretch=tuple(args.stretch),
+                 waist_stretch=args.waist_stretch)

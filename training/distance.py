@@ -133,7 +133,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
         raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed,
                                    model.info.accuracy.get("held_out", ()), bool(made_with.get("turns")),
-                                   bool(made_with.get("changes")), tuple(made_with.get("stretch", STRETCH_BEFORE)))[:2]
+                                   bool(made_with.get("changes")), made_with.get("stretch", STRETCH_BEFORE))[:2]
     tmp = path.with_suffix(".tmp.tflite")
     with_features(path, tmp)
     metadata_path(tmp).write_text(model.info.to_json(), encoding="utf-8")
