@@ -145,12 +145,12 @@ def test_varied_copies_that_turn_turn_about_gravity_on_the_move_and_never_standi
     from benchmarks.turning import heading_turn
     from harstream.core.preprocess import Preprocessor
     from harstream.datasets import read_hapt
-    from harstream.training import anyone
+    from harstream.training import copies as made
 
-    monkeypatch.setattr(anyone, "TURN_SHARE", 1.0)
+    monkeypatch.setattr(made, "TURN_SHARE", 1.0)
     rec = read_hapt(hapt_dir)[0]
-    copies = [anyone.varied(rec, np.random.default_rng(seed), turns=True) for seed in range(3)]
-    plain = [anyone.varied(rec, np.random.default_rng(seed), turns=False) for seed in range(3)]
+    copies = [made.varied(rec, np.random.default_rng(seed), turns=True) for seed in range(3)]
+    plain = [made.varied(rec, np.random.default_rng(seed), turns=False) for seed in range(3)]
 
     def turned(copy):  # degrees turned about gravity in each window's newer 1.28 s, and whether the wearer moved in it all
         X = Preprocessor(50.0).process(copy.raw)
@@ -158,7 +158,7 @@ def test_varied_copies_that_turn_turn_about_gravity_on_the_move_and_never_standi
         newer = copy.labels[starts[:, None] + np.arange(64, 128)]
         still = np.isin(newer, (4, 5, 6)).all(axis=1)
         still[1:-1] &= still[:-2] & still[2:]  # and so are the windows either side (people start a posture change early)
-        return heading_turn(X[starts[:, None] + np.arange(128)]), np.isin(newer, anyone.MOVING_IDS).all(axis=1), still
+        return heading_turn(X[starts[:, None] + np.arange(128)]), np.isin(newer, made.MOVING_IDS).all(axis=1), still
 
     for copy, before in zip(copies, plain):
         turns, moving, still = turned(copy)
@@ -166,6 +166,25 @@ def test_varied_copies_that_turn_turn_about_gravity_on_the_move_and_never_standi
         assert moving.any() and still.any()
         assert turns[moving].max() >= 30.0 > plain_turns[moving].max()  # turned while walking; the plain copy never did
         assert turns[still].max() < 10.0 and plain_turns[plain_still].max() < 10.0
+
+
+def test_a_placements_own_cadence_range_stretches_only_its_copies(hapt_dir):
+    """``--waist-stretch`` (item 26 of docs/generalisation-choices.md): a waist recording's copies are stretched within
+    the waist's range, a pocket's within the other; one range for both, as before, when no mapping is given."""
+    import dataclasses
+
+    from harstream.datasets import read_hapt
+    from harstream.training.copies import varied
+
+    waist = read_hapt(hapt_dir)[0]
+    pocket = dataclasses.replace(waist, placement="pocket")
+    ranges = {"waist": [0.7, 0.7001], "pocket": [1.25, 1.2501]}
+    slower = varied(waist, np.random.default_rng(0), stretch=ranges)
+    quicker = varied(pocket, np.random.default_rng(0), stretch=ranges)
+    both = varied(pocket, np.random.default_rng(0), stretch=(0.7, 0.7001))
+    assert abs(len(slower.labels) / len(waist.labels) - 1 / 0.7) < 0.01 and slower.placement == "waist"
+    assert abs(len(quicker.labels) / len(waist.labels) - 1 / 1.25) < 0.01 and quicker.placement == "pocket"
+    assert abs(len(both.labels) / len(waist.labels) - 1 / 0.7) < 0.01
 
 
 def test_a_distance_tells_a_window_far_from_every_activity():

@@ -29,7 +29,7 @@ Choices are made on validation subjects only: HAPT's 7, 15, 26 and MotionSense's
 from __future__ import annotations
 
 import numpy as np
-from harstream.core.activities import ACTIVITIES, TRAINABLE, UNKNOWN
+from harstream.core.activities import ACTIVITIES, GAITS, TRAINABLE, UNKNOWN
 from harstream.datasets import read_hapt, read_motionsense
 from harstream.datasets.common import TEST_SUBJECTS, VALIDATION_SUBJECTS, WindowSet, change_windows, segment_windows
 from harstream.datasets import synthetic
@@ -47,7 +47,7 @@ WAIST_TILT_DEG = 12.0
 WIDTH = 48  # archs.build_anyone's first layers' filters (the last two have twice as many)
 #: How a waist's phone may be turned besides its tilt (``archs.orientation_matrices``), and the default.  Here, not
 #: in archs, so that reading a model's recipe needs no TensorFlow.
-WAIST_TURN_CHOICES = ("none", "quarter", "all")
+WAIST_TURN_CHOICES = ("none", "quarter", "all", "gaits")
 WAIST_TURNS = "none"
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
@@ -68,7 +68,8 @@ def negatives(count: int, rng: np.random.Generator, families=synthetic.TRAINING_
 # ---- windows turned and mis-calibrated as phones are ------------------------------------------------
 
 def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, intensity: tuple[float, float] | None = None,
-            spin: bool = False, waist_tilt: float = WAIST_TILT_DEG, waist_turns: str = WAIST_TURNS) -> np.ndarray:
+            spin: bool = False, waist_tilt: float = WAIST_TILT_DEG, waist_turns: str = WAIST_TURNS,
+            gaits: np.ndarray | None = None) -> np.ndarray:
     """Every window turned as a phone sits on its body (``archs.augment_placements``), then read by a
     sensor with per-axis gains, offsets and gyroscope bias.  Preprocessing is linear (but for a
     3-sample median), so these act on the preprocessed channels as on the raw ones: a gain scales an
@@ -93,7 +94,13 @@ def augment(X: np.ndarray, placement: np.ndarray, rng: np.random.Generator, inte
         X[:, :, 0:3] = X[:, :, 3:6] + X[:, :, 9:12]  # total = body + gravity
     place = np.where(placement < 0, 1, placement)
     waist = place == 0
-    X[waist] = augment_placements(X[waist], place[waist], rng, max_deg=waist_tilt, scale=0.0, waist_turns=waist_turns)
+    if waist_turns == "gaits":  # only a belt's gait windows turned about the normal (docs/generalisation-choices.md item 27)
+        if gaits is None or len(gaits) != len(X):
+            raise ValueError("waist turns 'gaits' needs which windows are gaits")
+        for part, turns in ((waist & gaits, "quarter"), (waist & ~gaits, "none")):
+            X[part] = augment_placements(X[part], place[part], rng, max_deg=waist_tilt, scale=0.0, waist_turns=turns)
+    else:
+        X[waist] = augment_placements(X[waist], place[waist], rng, max_deg=waist_tilt, scale=0.0, waist_turns=waist_turns)
     X[~waist] = augment_placements(X[~waist], place[~waist], rng, max_deg=30.0, scale=0.0)
     n = len(X)
     gain = rng.uniform(0.9, 1.1, (n, 1, 3)).astype(np.float32)
@@ -136,6 +143,11 @@ def load(hapt_path, motionsense_path, without: str | None = None, seed: int = 0,
     val = WindowSet.concat([val, WindowSet(val_negatives, np.full(len(val_negatives), LABELS.index(UNKNOWN)),
                                            np.zeros(len(val_negatives), int), CHANNELS, "negatives", np.full(len(val_negatives), -1))])
     return fit, val, scored
+
+
+def is_gait(y: np.ndarray) -> np.ndarray:
+    """Which of ``y`` (indices into ``LABELS``; -1 none) are gaits: walking, stairs, running."""
+    return np.isin(y, [LABELS.index(g) for g in GAITS])
 
 
 def targets(y: np.ndarray, placement: np.ndarray, placements: int = 2) -> np.ndarray:
@@ -218,14 +230,14 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         rng = np.random.default_rng(seed + k)
         model = build_anyone(128, len(CHANNELS), classes, width=width)
         pick = rng.choice(len(fit), min(20000, len(fit)), replace=False)
-        sample = augment(fit.X[pick].copy(), np.zeros(len(pick), int), rng, **recipe)  # the inputs' scale, as trained on
+        sample = augment(fit.X[pick].copy(), np.zeros(len(pick), int), rng, **recipe, gaits=is_gait(fit.y[pick]))  # the inputs' scale, as trained on
         model.get_layer("normalize").adapt(np.asarray(GravityFrame()(sample)))
         steps = epochs * int(np.ceil(len(fit) / 128))
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
                       loss=placement_loss(classes, len(placements), 0.1, each_placement=each_placement))
         for epoch in range(epochs):
             e0 = time.time()
-            history = model.fit(augment(fit.X.copy(), fit.placement, rng, **recipe), T_fit, batch_size=128, epochs=1, verbose=0)
+            history = model.fit(augment(fit.X.copy(), fit.placement, rng, **recipe, gaits=is_gait(fit.y)), T_fit, batch_size=128, epochs=1, verbose=0)
             log(f"[{name}] repeat {k + 1}/{repeats} epoch {epoch + 1}/{epochs} loss {history.history['loss'][-1]:.4f} ({time.time() - e0:.0f} s)")
         info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
         v = info.activity(model.predict(val.X, verbose=0), val_place)
@@ -329,7 +341,7 @@ if __name__ == "__main__":
     parser.add_argument("--spin", action="store_true", help="also turn every window about the screen's normal (an experiment)")
     parser.add_argument("--waist-tilt", type=float, default=WAIST_TILT_DEG, help="how far a waist window is tilted at most, degrees")
     parser.add_argument("--waist-turns", choices=WAIST_TURN_CHOICES, default=WAIST_TURNS,
-                        help="also turn a waist's phone about its screen's normal (quarter), and screen in or out (all)")
+                        help="also turn a waist's phone about its screen's normal (quarter; its gait windows only: gaits), and screen in or out (all)")
     parser.add_argument("--width", type=int, default=WIDTH, help="the trunk's width (filters of its first layers)")
     parser.add_argument("--hold-out", type=int, nargs="+", default=[], metavar="SUBJECT",
                         help="HAPT training subjects also left out (a fold of cross-validation)")

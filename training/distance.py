@@ -119,7 +119,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
 
     import inspect
 
-    from .anyone import LABELS, STRETCH_BEFORE, WAIST_TURN_CHOICES, augment, load
+    from .anyone import LABELS, STRETCH_BEFORE, WAIST_TURN_CHOICES, augment, is_gait, load
     from .export import write_metadata
 
     path = Path(path)
@@ -128,7 +128,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
         raise ValueError(f"{path}: has a distance already")
     made_with = model.info.extra or {}  # how the recipe trained it: the same windows, turned the same ways, are reloaded
     recipe = made_with.get("augmentation") or {}
-    settings = set(inspect.signature(augment).parameters) - {"X", "placement", "rng"}
+    settings = set(inspect.signature(augment).parameters) - {"X", "placement", "rng", "gaits"}
     if not isinstance(recipe, dict) or not set(recipe) <= settings or recipe.get("waist_turns", "none") not in WAIST_TURN_CHOICES:
         raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed,
@@ -140,7 +140,8 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     try:
         lite = Model(tmp, features_expected=True)
         inset = (fit_set.y >= 0) & (fit_set.y != LABELS.index(UNKNOWN))  # -1: a posture change, no activity
-        X = augment(fit_set.X[inset].copy(), fit_set.placement[inset], np.random.default_rng(seed), **recipe)
+        X = augment(fit_set.X[inset].copy(), fit_set.placement[inset], np.random.default_rng(seed), **recipe,
+                    gaits=is_gait(fit_set.y[inset]))
         stats = fit(features_of(lite, X), fit_set.y[inset], list(LABELS))
         model.info.distance = to_metadata(stats, 0.0, rate)
         model.info.validate(str(path))
