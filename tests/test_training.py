@@ -117,6 +117,29 @@ def test_a_waist_turned_about_its_screen_keeps_the_pelvis_tilt(turns, ways):
     assert facing.all() if turns == "quarter" else 0.4 < facing.mean() < 0.6
 
 
+def test_waist_turns_gaits_turns_a_belts_gait_windows_and_leaves_its_postures_and_the_pocket_alone():
+    """``--waist-turns gaits`` (item 27 of docs/generalisation-choices.md): a belt's walking, stairs and running windows
+    are turned about the screen's normal as a holster upright or a clip upside down would sit; its still windows keep
+    the way HAPT's belts sat (a belt upright while standing would look like one sideways while lying, item 10)."""
+    from harstream.training.anyone import LABELS, augment, is_gait
+
+    n = 800
+    X = np.zeros((n, 128, 12), np.float32)
+    X[:, :, 0] = X[:, :, 9] = 1.0  # gravity along the phone's x: a belt sideways, as HAPT's
+    y = np.arange(n) % (len(LABELS) + 1) - 1  # every label, and -1 (a posture change)
+    placement = np.where(np.arange(n) < 600, 0, 1)
+    gaits = is_gait(y)
+    assert sorted({LABELS[k] for k in y[gaits]}) == ["RUNNING", "WALKING", "WALKING_DOWNSTAIRS", "WALKING_UPSTAIRS"]
+    out = augment(X.copy(), placement, np.random.default_rng(0), waist_turns="gaits", gaits=gaits)
+    upright = np.abs(out[:, :, 9:12].mean(axis=1))[:, 1] > 0.7  # gravity along the long axis
+    belt = placement == 0
+    assert 0.35 < upright[belt & gaits].mean() < 0.65 and not upright[belt & ~gaits].any()
+    plain = augment(X.copy(), placement, np.random.default_rng(0), gaits=gaits)  # the default: no belt turned
+    assert not (np.abs(plain[:, :, 9:12].mean(axis=1))[:, 1] > 0.7)[belt].any()
+    with pytest.raises(ValueError, match="gaits"):
+        augment(X.copy(), placement, np.random.default_rng(0), waist_turns="gaits")
+
+
 def test_a_tiny_anyone_run_exports_running_unknown_and_its_threshold(hapt_dir, tmp_path):
     from harstream.training.anyone import LABELS, train_anyone
     from test_placement import write_motionsense
