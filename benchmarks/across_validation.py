@@ -1,6 +1,7 @@
 """Direction checks on validation subjects only: models streamed over HAPT's validation subjects (7, 15, 26; a
 phone on the waist) and, with ``--pocket``, MotionSense's validation subjects (107, 113; an iPhone in a front
-pocket), the placement inferred or given; accuracy, each class's recall and where walking goes.  Made for
+pocket), the placement inferred or given; accuracy, each class's recall, where walking goes, where the device was read to
+be while it walked and whether it was turned back to how the model's walkers wore theirs (item 26).  Made for
 the across-dataset problem (models trained without HAPT), and used for any choice between two training recipes.
 
     python -m benchmarks.across_validation MODEL.tflite [MODEL.tflite ...] [--pocket] [--placement auto|given] [--mountings] [--day] [--no-upright] [--head-gaits] [--still-each] [--subjects N ...] [--shifts NAME ... | all]
