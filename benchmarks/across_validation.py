@@ -36,16 +36,16 @@ from .worn import MOUNTINGS, as_days, mounted
 
 
 def score(model: Model, recordings: list[Recording], placement: str, skip: list[int] | None = None,
-          still_once: bool = True) -> tuple[Counter, Counter, Counter]:
-    """(truth, label) counts of every window inside one activity (transitions left out), windows per truth, and
-    (truth, placement published) counts, with ("turned back", True or False) per recording: whether its device ended
-    turned back to the model's walkers' way (``harstream.core.upright``); ``skip``: how many of each recording's first
-    windows to leave out of the counts (streamed all the same); ``still_once``: as ``Recognizer``'s."""
-    pairs, placed = Counter(), Counter()
+          still_once: bool = True) -> tuple[Counter, Counter, Counter, Counter]:
+    """(truth, label) counts of every window inside one activity (transitions left out), windows per truth, (truth,
+    placement published) counts, and recordings by whether their device ended turned back to the model's walkers' way
+    (``harstream.core.upright``: True or False); ``skip``: how many of each recording's first windows to leave out of
+    the counts (streamed all the same); ``still_once``: as ``Recognizer``'s."""
+    pairs, placed, turned = Counter(), Counter(), Counter()
     for k, rec in enumerate(recordings):
         recognizer = Recognizer(model, placement_for=lambda device: placement, still_once=still_once)
         labels = recognizer.feed("x", rec.t, rec.raw)
-        placed[("turned back", recognizer.upright("x").turn() is not None)] += 1
+        turned[recognizer.upright("x").turn() is not None] += 1
         for label in labels[skip[k] if skip else 0:]:
             truth = window_truth(rec, label.start, label.end)
             if truth and "_TO_" not in truth:
@@ -54,17 +54,17 @@ def score(model: Model, recordings: list[Recording], placement: str, skip: list[
     of = Counter()
     for (truth, _), n in pairs.items():
         of[truth] += n
-    return pairs, of, placed
+    return pairs, of, placed, turned
 
 
-def report(name: str, pairs: Counter, of: Counter, placed: Counter | None = None) -> str:
+def report(name: str, pairs: Counter, of: Counter, placed: Counter | None = None, turned: Counter | None = None) -> str:
     right = sum(n for (truth, label), n in pairs.items() if truth == label)
     stairs = sum(n for (truth, label), n in pairs.items() if truth == "WALKING" and label.startswith("WALKING_"))
     where = ""
-    if placed and of["WALKING"]:  # where the device was read to be while it walked, and whether it was turned back
+    if placed and turned is not None and of["WALKING"]:  # where the device was read to be while it walked, and whether it was turned back
         worn = sorted({p for (truth, p) in placed if truth == "WALKING" and p})
         where = ("; walking placed " + ", ".join(f"{p} {placed[('WALKING', p)] / of['WALKING']:.1%}" for p in worn) +
-                 f"; turned back {placed[('turned back', True)]} of {placed[('turned back', True)] + placed[('turned back', False)]}")
+                 f"; turned back {turned[True]} of {turned[True] + turned[False]}")
     return (f"{name}: accuracy {right / sum(of.values()):.1%}, walking {pairs[('WALKING', 'WALKING')] / of['WALKING']:.1%}, "
             f"walking read as stairs {stairs / of['WALKING']:.1%}{where}; recall " +
             ", ".join(f"{c} {pairs[(c, c)] / of[c]:.1%}" for c in sorted(of)) +

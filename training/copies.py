@@ -8,7 +8,8 @@ from harstream.datasets.common import Recording
 from harstream.datasets.turning import with_turns
 
 COPIES = 3
-#: The varied copies' cadence range (0.7 to 1.3 tried and withdrawn: docs/generalisation-choices.md item 25); a model whose
+#: The varied copies' cadence range (0.7 to 1.3 tried and withdrawn: docs/generalisation-choices.md item 25; for the waist
+#: alone, ``--waist-stretch``, not kept: item 26); a model whose
 #: metadata names no stretch was trained with ``STRETCH_BEFORE``, whatever ``STRETCH`` becomes.
 STRETCH, STRETCH_BEFORE = (0.8, 1.25), (0.8, 1.25)
 LOW_RATES = (20.0, 30.0)
