@@ -36,7 +36,7 @@ from harstream.datasets import synthetic
 from harstream.core.preprocess import CHANNELS, Preprocessor
 from harstream.datasets.motionsense import VALIDATION_SUBJECTS as MOTIONSENSE_SCORED
 
-from .copies import COPIES, STRETCH, STRETCH_BEFORE, low_rate, resample, varied  # noqa: F401  (re-exported)
+from .copies import COPIES, STRETCH, varied
 
 LABELS = TRAINABLE + (UNKNOWN,)
 #: MotionSense training subjects kept for choices (fixed before any run of this model).
@@ -160,7 +160,7 @@ def targets(y: np.ndarray, placement: np.ndarray, placements: int = 2) -> np.nda
     return np.hstack([act, place])
 
 
-__all__ = ["LABELS", "ACTIVITIES", "load", "augment", "targets", "negatives", "varied", "low_rate", "resample"]
+__all__ = ["LABELS", "ACTIVITIES", "load", "augment", "targets", "negatives", "is_gait"]
 
 
 # ---- training ---------------------------------------------------------------------------------------
@@ -208,10 +208,9 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
     out = Path(out or "models")
     name = name or ("anyone" if without is None else f"anyone-without-{without}")
     hold_out = sorted(int(s) for s in hold_out)
-    if waist_stretch is not None:  # the waist's copies their own range (docs/generalisation-choices.md item 26)
-        stretch = {"waist": list(waist_stretch), "pocket": list(stretch)}
-    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns, with_changes,
-                            stretch if isinstance(stretch, dict) else tuple(stretch))
+    # one range, or the waist's copies their own (docs/generalisation-choices.md item 26); recorded as trained with
+    stretch = list(stretch) if waist_stretch is None else {"waist": list(waist_stretch), "pocket": list(stretch)}
+    fit, val, scored = load(hapt_path, motionsense_path, without, seed, hold_out, turns, with_changes, stretch)
     log(f"[{name}] {len(fit)} training windows ({COPIES} varied copies and made-up out-of-set ones), "
         f"{len(val)} validation, {len(scored)} scored; {repeats} repeats of {epochs} epochs")
     classes, placements = len(LABELS), ("waist", "pocket")
@@ -223,6 +222,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         recurrent, channels = False, CHANNELS
 
     recipe = {"intensity": intensity, "spin": spin, "waist_tilt": waist_tilt, "waist_turns": waist_turns}  # augment's, recorded for the distance
+    fit_gaits = is_gait(fit.y)  # which windows a belt's gait turns may turn (``augment``)
     runs, best, members = [], None, []
     for k in range(repeats):
         t0 = time.time()
@@ -230,14 +230,14 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
         rng = np.random.default_rng(seed + k)
         model = build_anyone(128, len(CHANNELS), classes, width=width)
         pick = rng.choice(len(fit), min(20000, len(fit)), replace=False)
-        sample = augment(fit.X[pick].copy(), np.zeros(len(pick), int), rng, **recipe, gaits=is_gait(fit.y[pick]))  # the inputs' scale, as trained on
+        sample = augment(fit.X[pick].copy(), np.zeros(len(pick), int), rng, **recipe, gaits=fit_gaits[pick])  # the inputs' scale, as trained on
         model.get_layer("normalize").adapt(np.asarray(GravityFrame()(sample)))
         steps = epochs * int(np.ceil(len(fit) / 128))
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
                       loss=placement_loss(classes, len(placements), 0.1, each_placement=each_placement))
         for epoch in range(epochs):
             e0 = time.time()
-            history = model.fit(augment(fit.X.copy(), fit.placement, rng, **recipe, gaits=is_gait(fit.y)), T_fit, batch_size=128, epochs=1, verbose=0)
+            history = model.fit(augment(fit.X.copy(), fit.placement, rng, **recipe, gaits=fit_gaits), T_fit, batch_size=128, epochs=1, verbose=0)
             log(f"[{name}] repeat {k + 1}/{repeats} epoch {epoch + 1}/{epochs} loss {history.history['loss'][-1]:.4f} ({time.time() - e0:.0f} s)")
         info = ModelInfo(name=name, labels=list(LABELS), channels=list(CHANNELS), arch="anyone", placements=list(placements))
         v = info.activity(model.predict(val.X, verbose=0), val_place)
@@ -292,7 +292,7 @@ def train_anyone(hapt_path, motionsense_path, repeats: int = 3, epochs: int = 20
                          **({"held_out": hold_out} if hold_out else {})}
         info.extra = {"repeat": repeat, "parity_max_abs_prob_diff": check["max_abs_prob_diff"], "bytes": len(tflite),
                       "augmentation": recipe, **({"turns": True} if turns else {}), **({"changes": True} if with_changes else {}),
-                      **({"made_up_each_placement": True} if each_placement else {}), "stretch": stretch if isinstance(stretch, dict) else list(stretch)}
+                      **({"made_up_each_placement": True} if each_placement else {}), "stretch": stretch}
         write_metadata(info, path)
         exported = {"path": str(path), "bytes": len(tflite), **scores(scored.y, probs.argmax(1), LABELS), "parity": check,
                     "unknown_threshold": info.unknown_threshold, "parts": parts}

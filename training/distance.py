@@ -119,7 +119,8 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
 
     import inspect
 
-    from .anyone import LABELS, STRETCH_BEFORE, WAIST_TURN_CHOICES, augment, is_gait, load
+    from .anyone import LABELS, WAIST_TURN_CHOICES, augment, is_gait, load
+    from .copies import STRETCH_BEFORE
     from .export import write_metadata
 
     path = Path(path)
