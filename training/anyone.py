@@ -8,12 +8,13 @@ What it changes against ``anywhere`` (which learnt the devices and gaits of two 
   direction in the phone's frame (the only clue to posture).  The daemon's input contract (the 12
   preprocessed channels) is unchanged.
 * **Recordings made as other phones and other people would make them.**  Every training
-  recording is copied ``COPIES`` times: time-stretched (cadence 0.8 to 1.25 times), sometimes
+  recording is copied ``COPIES`` times: time-stretched (cadence ``STRETCH``: 0.7 to 1.3 times), sometimes
   recorded at 20 to 30 Hz (with or without the sensor's anti-aliasing) and brought back to 50 Hz
   as the daemon's resampler does, with sensor noise; half of them turn where they move, as people
   do between rooms (``harstream.datasets.turning``: the studies' walkers hardly turned but on
   their stairs' landings).  Every epoch, every window is turned as a phone sits on a body and given
-  per-axis gains (±10%), offsets (±0.05 g) and gyroscope bias (±0.05 rad/s).
+  per-axis gains (±10%), offsets (±0.05 g) and gyroscope bias (±0.05 rad/s); a belt's gait windows are also
+  turned about the screen's normal (``WAIST_TURNS``: no study here wore a belt upright).
 * **Every window a stream gives**, not only those inside one activity: the windows across a change of
   activity, labelled as the streamed score reads them, and a belt's posture changes, which teach only
   where the phone is worn (``harstream.datasets.common.change_windows``).
@@ -45,10 +46,12 @@ MOTIONSENSE_VALIDATION = (107, 113)
 #: pelvic tilt of 15 to 25 degrees: 30 degrees took waist STANDING recall to 52% on the validation subjects.
 WAIST_TILT_DEG = 12.0
 WIDTH = 48  # archs.build_anyone's first layers' filters (the last two have twice as many)
-#: How a waist's phone may be turned besides its tilt (``archs.orientation_matrices``), and the default.  Here, not
-#: in archs, so that reading a model's recipe needs no TensorFlow.
+#: How a waist's phone may be turned besides its tilt (``archs.orientation_matrices``), and the default: a belt's gait
+#: windows turned about the screen's normal, its postures as HAPT gave them (docs/generalisation-choices.md items 27 to
+#: 30: no training window had a belt worn upright).  Here, not in archs, so that reading a model's recipe needs no
+#: TensorFlow.
 WAIST_TURN_CHOICES = ("none", "quarter", "all", "gaits")
-WAIST_TURNS = "none"
+WAIST_TURNS = "gaits"
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
 

@@ -8,10 +8,10 @@ from harstream.datasets.common import Recording
 from harstream.datasets.turning import with_turns
 
 COPIES = 3
-#: The varied copies' cadence range (0.7 to 1.3 tried and withdrawn: docs/generalisation-choices.md item 25; for the waist
-#: alone, ``--waist-stretch``, not kept: item 26); a model whose
-#: metadata names no stretch was trained with ``STRETCH_BEFORE``, whatever ``STRETCH`` becomes.
-STRETCH, STRETCH_BEFORE = (0.8, 1.25), (0.8, 1.25)
+#: The varied copies' cadence range: 0.7 to 1.3 since docs/generalisation-choices.md item 30, with a belt's gait windows
+#: turned (``WAIST_TURNS``; alone, item 25, it read a belt worn upright worse; for the waist alone, ``--waist-stretch``,
+#: not kept: item 26).  A model whose metadata names no stretch was trained with ``STRETCH_BEFORE``.
+STRETCH, STRETCH_BEFORE = (0.7, 1.3), (0.8, 1.25)
 LOW_RATES = (20.0, 30.0)
 #: The share of varied copies whose moving stretches turn about the vertical, and how (ranges drawn from per turn: the
 #: time walked straight between turns, the angle, how long a turn takes, the walker's speed).  The studies hardly turned but
