@@ -1,6 +1,6 @@
 """Can a phone at rest on a table be told from a person holding still?  How much a window moves, per class.
 
-    python -m benchmarks.stillness [--hapt PATH] [--motionsense PATH] [--white | --upright | --flat]
+    python -m benchmarks.stillness [--hapt PATH] [--motionsense PATH] [--white | --upright | --flat | --drift]
 
 For every whole 128-sample window of SITTING, STANDING and LAYING (HAPT on the
 waist, MotionSense in the pocket; the scored subjects are left out), and for the made-up out-of-set
@@ -22,6 +22,11 @@ With ``--flat``, what a rule "a still phone lying level is put down, not worn" w
 docs/generalisation-choices.md, item 16): how far each window's gravity (the daemon's preprocessed channel) lies from
 the screen's normal, for every activity of the subjects no score is taken on and for the made-up table, and how many
 windows the rule (still, within 5 degrees of level) would take.
+
+With ``--drift``, the context a single window lacks (item 31): over every span of consecutive whole windows inside one
+still posture (about 16 s, 31 s, 62 s and 2 minutes), how far the window that strays most lies from the span's mean
+gravity (the daemon's preprocessed channel), against a phone resting on a table for minutes (made-up draws of 160 s).
+A body holding still still sways, breathes and shifts; a phone on a table does not turn at all.
 """
 from __future__ import annotations
 
@@ -144,6 +149,61 @@ def flat_report(sets: dict, made: dict) -> None:
               + f" | {taken:.2%} |", flush=True)
 
 
+DRIFT_SPANS = (12, 24, 48, 96)  # windows: about 16 s, 31 s, 62 s and 2 minutes
+
+
+def drifts(gravity: np.ndarray, span: int) -> np.ndarray:
+    """For every ``span`` consecutive windows' mean gravity (n, 3): degrees from their mean to the one furthest from it."""
+    if len(gravity) < span:
+        return np.zeros(0)
+    unit = gravity / np.linalg.norm(gravity, axis=1, keepdims=True)
+    out = []
+    for k in range(len(unit) - span + 1):
+        part = unit[k:k + span]
+        mean = part.mean(axis=0) / np.linalg.norm(part.mean(axis=0))
+        out.append(np.degrees(np.arccos(np.clip(part @ mean, -1.0, 1.0))).max())
+    return np.array(out)
+
+
+def window_gravity(processed: np.ndarray) -> np.ndarray:
+    """The mean preprocessed gravity of every whole window (step 64) of a recording."""
+    return np.array([processed[k * 64:k * 64 + 128, 9:12].mean(axis=0) for k in range(len(processed) // 64 - 1)])
+
+
+def still_runs(rec: Recording, processed: np.ndarray, keep=STATIC):
+    """(label, the mean gravity of each window) per run of consecutive whole windows inside one activity of ``keep``."""
+    run, last = [], None
+    for label, w in inside_windows(rec, keep):
+        if last is not None and (label != last[0] or w.start != last[1] + 64):
+            yield last[0], np.array(run)
+            run = []
+        run.append(processed[w, 9:12].mean(axis=0))
+        last = (label, w.start)
+    if run:
+        yield last[0], np.array(run)
+
+
+def drift_report(sets: dict, tables: list[Recording]) -> None:
+    """Per still posture of the subjects no score is taken on, and for a phone on a table: each span's drift."""
+    runs: dict = {}  # (set, posture) -> each run's windows' gravity, every recording preprocessed once
+    for name, records in sets.items():
+        for rec in map(Recording.from_dataset, records):
+            for label, gravity in still_runs(rec, Preprocessor(50.0).process(rec.raw)):
+                runs.setdefault((name, label), []).append(gravity)
+    table = [window_gravity(Preprocessor(50.0).process(r.raw)) for r in tables]
+    print("| windows of | span | spans | degrees: least / 1st / 5th / 50th percentile (the table: 50th / 95th / 99th / "
+          "most) |\n|---|---|---|---|")
+    for span in DRIFT_SPANS:
+        for (name, label), gravities in sorted(runs.items()):
+            v = np.concatenate([drifts(g, span) for g in gravities])
+            if len(v):
+                print(f"| {name}: {label} | {span * 1.28:.0f} s | {len(v)} | "
+                      + " / ".join(f"{x:.3f}" for x in np.percentile(v, [0, 1, 5, 50])) + " |", flush=True)
+        v = np.concatenate([drifts(g, span) for g in table])
+        print(f"| made up: table | {span * 1.28:.0f} s | {len(v)} | " + " / ".join(f"{x:.3f}" for x in np.percentile(v, [50, 95, 99, 100]))
+              + " |", flush=True)
+
+
 def white_report(sets: dict, made: dict) -> None:
     rows = _measured(sets, made, whiteness)
     print("| windows of | n | raw: acceleration / rotation above 8 Hz, 99th percentile (1st for made up) | "
@@ -162,6 +222,7 @@ def main(argv=None) -> list[tuple]:
     parser.add_argument("--white", action="store_true", help="how white each window's readings are, raw and preprocessed")
     parser.add_argument("--upright", action="store_true", help="how far each still window lies from the walking gravity")
     parser.add_argument("--flat", action="store_true", help="how far each window's gravity lies from level")
+    parser.add_argument("--drift", action="store_true", help="how far a still posture's gravity strays over spans of windows")
     args = parser.parse_args(argv)
     sets = {"HAPT, subjects other than the test ones, waist": [r for r in read_hapt(args.hapt) if r.subject not in TEST_SUBJECTS],
             "MotionSense, subjects other than the scored ones, pocket": [r for r in read_motionsense(args.motionsense) if r.subject not in POCKET_SCORED]}
@@ -170,6 +231,9 @@ def main(argv=None) -> list[tuple]:
         return []
     if args.flat:
         flat_report(sets, {"table": made_up("table", count=20, seed=777)})
+        return []
+    if args.drift:
+        drift_report(sets, made_up("table", count=20, seconds=160.0, seed=777))
         return []
     if args.upright:
         upright_report(sets)
