@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from harstream.core.model import Model
+from harstream.core.model import Model, load_interpreter_class
 from harstream.datasets import load_windows
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -32,6 +32,13 @@ def latency_ms(model: Model, X: np.ndarray, repeats: int = 300) -> float:
     return float(np.median(times) * 1000)
 
 
+def weight_format(path: Path) -> str:
+    """How the file stores its weights, from its tensors (a report without a ``quantized`` entry says nothing)."""
+    Interpreter, _ = load_interpreter_class()
+    kinds = {np.dtype(t["dtype"]).name for t in Interpreter(model_path=str(path)).get_tensor_details()}
+    return "int8-weights" if "int8" in kinds else "float32"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
@@ -48,7 +55,7 @@ def main(argv=None) -> None:
         quantized = json.loads(report.read_text())["exported"]["parity"].get("quantized") if report.exists() else None
         rows.append({"model": model.name, "accuracy": round(acc, 4), "bytes": path.stat().st_size,
                      "float_accuracy": round(quantized["float_accuracy"], 4) if quantized else None,
-                     "format": quantized["type"] if quantized else "float32",
+                     "format": quantized["type"] if quantized else weight_format(path),
                      "ms_per_window": round(latency_ms(model, X), 3), "runtime": model.backend, "windows": len(X)})
     if args.json:
         print(json.dumps(rows))

@@ -69,3 +69,11 @@ def test_default_model_in_a_pocket():
     accuracy = (model.predict(scored.select(model.info.channels), placement=[1] * len(scored)).argmax(1) == scored.y).mean()
     assert model.info.placements == ["waist", "pocket"] and accuracy >= 0.95
     assert accuracy == pytest.approx(model.info.accuracy["motionsense_scored"], abs=1e-4)
+
+
+@pytest.mark.parametrize("name, stored", [("anyone", "int8-weights"), ("hcnn", "int8-weights"), ("lstm", "float32")])
+def test_the_models_benchmark_reads_how_a_file_stores_its_weights(name, stored):
+    """``benchmarks.models`` said float32 for ``anyone``, whose report names no ``quantized`` entry: it reads the file."""
+    from benchmarks.models import weight_format
+
+    assert weight_format(MODELS / f"{name}.tflite") == stored
