@@ -172,15 +172,16 @@ def window_gravity(processed: np.ndarray) -> np.ndarray:
 
 def still_runs(rec: Recording, processed: np.ndarray, keep=STATIC):
     """(label, the mean gravity of each window) per run of consecutive whole windows inside one activity of ``keep``."""
-    run, last = [], None
+    gravity, run, last = window_gravity(processed), [], None
     for label, w in inside_windows(rec, keep):
-        if last is not None and (label != last[0] or w.start != last[1] + 64):
-            yield last[0], np.array(run)
+        k = w.start // 64
+        if last is not None and (label, k) != (last[0], last[1] + 1):
+            yield last[0], gravity[run]
             run = []
-        run.append(processed[w, 9:12].mean(axis=0))
-        last = (label, w.start)
+        run.append(k)
+        last = (label, k)
     if run:
-        yield last[0], np.array(run)
+        yield last[0], gravity[run]
 
 
 def drift_report(sets: dict, tables: list[Recording]) -> None:

@@ -333,3 +333,20 @@ def test_a_made_up_window_is_taught_unknown_by_the_placements_mixture_or_by_each
     cost = lambda loss, T: float(np.asarray(loss(T, answer))[0])  # noqa: E731
     assert cost(each, made_up) > cost(mixture, made_up) + 1.0  # half of the target on a label given 0.25% costs log(400)/2
     assert cost(each, worn) == pytest.approx(cost(mixture, worn), rel=1e-6)
+
+
+def test_the_distance_reloads_a_model_as_it_was_trained_not_with_todays_defaults():
+    """Item 30 made a belt's gait turns and cadences 0.7-1.3 the defaults; a model whose metadata names neither was
+    trained without them, and the distance must turn and stretch its windows as it was trained."""
+    import doctest
+
+    from harstream.training import distance
+    from harstream.training.anyone import WAIST_TURNS
+
+    before = {"augmentation": {"intensity": None, "spin": False, "waist_tilt": 12.0}}
+    recipe, stretch = distance.trained_recipe(before, "old.tflite")
+    assert recipe["waist_turns"] == "none" != WAIST_TURNS and stretch == (0.8, 1.25)
+    assert distance.trained_recipe({}, "older.tflite") == ({"waist_turns": "none"}, (0.8, 1.25))
+    now = {"augmentation": {**before["augmentation"], "waist_turns": "gaits"}, "stretch": [0.7, 1.3]}
+    assert distance.trained_recipe(now, "new.tflite") == (now["augmentation"], [0.7, 1.3])
+    assert doctest.testmod(distance).failed == 0

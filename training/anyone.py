@@ -51,7 +51,7 @@ WIDTH = 48  # archs.build_anyone's first layers' filters (the last two have twic
 #: 30: no training window had a belt worn upright).  Here, not in archs, so that reading a model's recipe needs no
 #: TensorFlow.
 WAIST_TURN_CHOICES = ("none", "quarter", "all", "gaits")
-WAIST_TURNS = "gaits"
+WAIST_TURNS, WAIST_TURNS_BEFORE = "gaits", "none"  # before: a model whose metadata names no waist turns
 #: Made-up out-of-set windows per real training window.
 NEGATIVE_SHARE = 0.12
 

@@ -109,6 +109,29 @@ def streamed_validation(hapt_path, motionsense_path, without: str | None = None)
     return np.stack(X).astype(np.float32), truth
 
 
+def trained_recipe(made_with: dict, where) -> tuple[dict, object]:
+    """``augment``'s settings and the varied copies' cadence range a model was trained with (its metadata's ``extra``).
+    A setting its metadata does not name was as before the setting existed, not today's default: a model from before
+    item 30 of docs/generalisation-choices.md had no belt turned and cadences 0.8 to 1.25.
+
+    >>> trained_recipe({"augmentation": {"waist_tilt": 12.0}}, "old.tflite")
+    ({'waist_turns': 'none', 'waist_tilt': 12.0}, (0.8, 1.25))
+    """
+    import inspect
+
+    from .anyone import WAIST_TURN_CHOICES, WAIST_TURNS_BEFORE, augment
+    from .copies import STRETCH_BEFORE
+
+    recipe = made_with.get("augmentation") or {}
+    settings = set(inspect.signature(augment).parameters) - {"X", "placement", "rng", "gaits"}
+    if not isinstance(recipe, dict) or not set(recipe) <= settings:
+        raise ValueError(f"{where}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
+    recipe = {"waist_turns": WAIST_TURNS_BEFORE, **recipe}
+    if recipe["waist_turns"] not in WAIST_TURN_CHOICES:
+        raise ValueError(f"{where}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
+    return recipe, made_with.get("stretch", STRETCH_BEFORE)
+
+
 def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: int = 0, log=print, windows=None) -> dict:
     """Give the model at ``path`` its features as an output and ``distance`` in its metadata: the activities'
     statistics from the training recipe's windows (``training/anyone.py``: varied copies, turned as in
@@ -117,10 +140,7 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     validation) window sets, if loaded already."""
     from pathlib import Path
 
-    import inspect
-
-    from .anyone import LABELS, WAIST_TURN_CHOICES, augment, is_gait, load
-    from .copies import STRETCH_BEFORE
+    from .anyone import LABELS, augment, is_gait, load
     from .export import write_metadata
 
     path = Path(path)
@@ -128,13 +148,10 @@ def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: in
     if model.info.distance:
         raise ValueError(f"{path}: has a distance already")
     made_with = model.info.extra or {}  # how the recipe trained it: the same windows, turned the same ways, are reloaded
-    recipe = made_with.get("augmentation") or {}
-    settings = set(inspect.signature(augment).parameters) - {"X", "placement", "rng", "gaits"}
-    if not isinstance(recipe, dict) or not set(recipe) <= settings or recipe.get("waist_turns", "none") not in WAIST_TURN_CHOICES:
-        raise ValueError(f"{path}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
+    recipe, stretch = trained_recipe(made_with, path)
     fit_set, val = windows or load(hapt_path, motionsense_path, model.info.accuracy.get("without"), seed,
                                    model.info.accuracy.get("held_out", ()), bool(made_with.get("turns")),
-                                   bool(made_with.get("changes")), made_with.get("stretch", STRETCH_BEFORE))[:2]
+                                   bool(made_with.get("changes")), stretch)[:2]
     tmp = path.with_suffix(".tmp.tflite")
     with_features(path, tmp)
     metadata_path(tmp).write_text(model.info.to_json(), encoding="utf-8")
