@@ -17,11 +17,9 @@ from pathlib import Path
 import numpy as np
 from harstream.core.activities import UNKNOWN
 from harstream.core.model import Model
+from harstream.datasets import synthetic
 
 from .generalisation import SHARED, made_up, recordings, score, share, stream, without
-
-FAMILIES = ("shake", "table", "vehicle", "bag")
-
 
 def figures(model: Model, waist, pocket, jogging) -> dict:
     labels = [a for a in model.info.labels if a != UNKNOWN]
@@ -29,7 +27,7 @@ def figures(model: Model, waist, pocket, jogging) -> dict:
     out = {"HAPT test, waist": w["accuracy"], "HAPT test, waist, placement given": score(stream(model, waist, "waist"), labels)["accuracy"],
            "MotionSense scored, pocket": p["accuracy"], "jogging as RUNNING": share(stream(model, jogging), labels)["running"],
            "in-set UNKNOWN, waist": w["unknown"], "in-set UNKNOWN, pocket": p["unknown"]}
-    for family in FAMILIES:
+    for family in synthetic.FAMILIES:
         out[f"made up: {family}, one of the six"] = share(stream(model, made_up(family)), labels)["as_one_of_the_six"]
     return out
 
