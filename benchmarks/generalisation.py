@@ -11,7 +11,7 @@ subjects (waist) and MotionSense's scored subjects 2, 5, 11, 16 (pocket); no cho
   gains, offsets, gyroscope bias, noise, a slower and gentler walker, the wearer turning while walking (indoors,
   and 3 m walks that turn half round), the phone worn turned another way; and a few of them at once (``AT_ONCE``).
 * **Out of set**: MotionSense's jogging (RUNNING for a model that has it), and made-up motion
-  (``harstream.datasets.synthetic``; the ``bag`` family is never trained on).
+  (``harstream.datasets.synthetic``; the ``bag`` and ``jump`` families are never trained on).
 * **Time**: streaming accuracy with the time filter and without, and how many windows a change of
   activity takes to show.
 * **All day**: each scored subject's recordings through one device, worn each way: what a device learns
