@@ -46,3 +46,23 @@ def test_the_families_kept_out_of_training_are_not_trained_on():
     assert set(synthetic.HELD_OUT_FAMILIES) == {"bag", "jump"}
     assert not set(synthetic.HELD_OUT_FAMILIES) & set(synthetic.TRAINING_FAMILIES)
     assert set(synthetic.FAMILIES) == set(synthetic.HELD_OUT_FAMILIES) | set(synthetic.TRAINING_FAMILIES)
+
+
+@pytest.mark.parametrize("running", [False, True])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_made_up_belt_walks_on_the_ground_and_runs_with_flights_at_its_step_rate(seed, running):
+    raw = synthetic.belt_gait(np.random.default_rng(seed), 2000, running)
+    acc = raw[:, :3]
+    assert abs(np.linalg.norm(acc.mean(axis=0)) - 1.0) < 0.05
+    magnitude = np.linalg.norm(acc, axis=1)
+    if running:
+        assert 0.15 <= (magnitude < 0.1).mean() <= 0.6 and magnitude.max() > 1.8
+    else:
+        assert magnitude.min() > 0.5 and 0.15 < magnitude.std() < 0.4  # HAPT's belts: 0.24 g along the vertical
+    spectrum = np.abs(np.fft.rfft(magnitude - magnitude.mean()))
+    hz = np.fft.rfftfreq(len(magnitude), 1 / synthetic.RATE)
+    low, high = (2.4, 3.3) if running else (1.5, 2.2)
+    assert low <= hz[np.argmax(spectrum)] <= high
+    # the pelvis sways to the standing leg once a stride, every other step: half the step rate shows in the rotation
+    rotation = np.abs(np.fft.rfft(raw[:, 3:] - raw[:, 3:].mean(axis=0), axis=0)).sum(axis=1)
+    assert low / 2 - 0.1 <= hz[1:][np.argmax(rotation[1:])] <= high
