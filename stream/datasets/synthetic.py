@@ -172,13 +172,14 @@ def belt_gait(rng: np.random.Generator, n: int, running: bool) -> np.ndarray:
     same way, to say what a model does with running on a belt, where no recording here has it; walking, made by the
     same code, is the check that the made-up belt reads like a real one.
 
-    Walking, 1.6 to 2.1 steps a second: the pelvis rises and falls once a step (0.2 to 0.45 g along the vertical, as
-    HAPT's belts: 0.24 g standard deviation), brakes and pushes once a step (0.1 to 0.3 g), sways to the standing leg
-    once a stride (0.05 to 0.2 g); it never leaves the ground.  Running, 2.5 to 3.2 steps a second: each step a flight
+    Walking, 1.55 to 2.0 steps a second: the pelvis rises and falls once a step (0.22 to 0.42 g along the vertical, with
+    the second and third harmonics that make heel strike a sharp peak and mid-stance a flat trough, as on HAPT's training
+    subjects' belts), brakes and pushes once a step (0.1 to 0.3 g), sways to the standing leg once a stride (0.05 to
+    0.2 g); it never leaves the ground.  Running, 2.5 to 3.2 steps a second: each step a flight
     (free fall) and a stance of 45% to 80% of it carrying the step's worth of 1 g as a half-sine (2 to 3.5 g at its
     peak), braking then pushing across it (0.3 to 0.8 g), leaning to the standing leg (0.15 to 0.4 g).  Either way the
-    pelvis turns about the vertical and leans to each side once a stride (walking 3 to 8 and 2 to 6 degrees, running 5
-    to 12 and 4 to 10), and pitches once a step (1 to 3, running 2 to 5); the phone on the belt turns with it."""
+    pelvis turns about the vertical and leans to each side once a stride (walking 4 to 11 and 3 to 8 degrees, running 5
+    to 12 and 4 to 10), and pitches once a step (2 to 4, running 2 to 5); the phone on the belt turns with it."""
     if running:
         rate, duty = rng.uniform(2.5, 3.2), rng.uniform(0.45, 0.8)
         step, phase = _cycles(rng, n, rate)
@@ -187,13 +188,15 @@ def belt_gait(rng: np.random.Generator, n: int, running: bool) -> np.ndarray:
         fore = np.where(ground, -rng.uniform(0.3, 0.8) * np.sin(2 * np.pi * through), 0.0)
         side = np.where(ground, rng.uniform(0.15, 0.4) * np.sin(np.pi * through), 0.0) * np.where(step % 2, -1.0, 1.0)
         turn, lean, pitch = (np.deg2rad(rng.uniform(*r)) for r in ((5, 12), (4, 10), (2, 5)))
-    else:
-        rate = rng.uniform(1.6, 2.1)
+    else:  # as HAPT's training subjects walk: 1.6 to 2.0 steps a second, each peaking 0.35 to 0.6 g above 1 g
+        rate = rng.uniform(1.55, 2.0)  # at heel strike and falling 0.2 to 0.45 g below it in mid-stance
         step, phase = _cycles(rng, n, rate)
-        vertical = 1.0 + rng.uniform(0.2, 0.45) * np.cos(2 * np.pi * phase)
+        a, h2, h3 = rng.uniform(0.22, 0.42), rng.uniform(0.05, 0.45), rng.uniform(0.05, 0.45)
+        vertical = 1.0 + a * sum(h * np.cos(k * 2 * np.pi * phase + rng.uniform(-0.3, 0.3) * (k > 1))
+                                 for k, h in ((1, 1.0), (2, h2), (3, h3)))
         fore = rng.uniform(0.1, 0.3) * np.sin(2 * np.pi * phase + rng.uniform(0, np.pi / 2))
         side = rng.uniform(0.05, 0.2) * np.sin(np.pi * (step + phase))
-        turn, lean, pitch = (np.deg2rad(rng.uniform(*r)) for r in ((3, 8), (2, 6), (1, 3)))
+        turn, lean, pitch = (np.deg2rad(rng.uniform(*r)) for r in ((4, 11), (3, 8), (2, 4)))
     stride = np.pi * (step + phase)  # once a stride: two steps
     yaw = turn * np.sin(stride + rng.uniform(0, 2 * np.pi))
     roll = lean * np.sin(stride + rng.uniform(0, 2 * np.pi))
