@@ -179,7 +179,10 @@ def belt_gait(rng: np.random.Generator, n: int, running: bool) -> np.ndarray:
     (free fall) and a stance of 45% to 80% of it carrying the step's worth of 1 g as a half-sine (2 to 3.5 g at its
     peak), braking then pushing across it (0.3 to 0.8 g), leaning to the standing leg (0.15 to 0.4 g).  Either way the
     pelvis turns about the vertical and leans to each side once a stride (walking 4 to 11 and 3 to 8 degrees, running 5
-    to 12 and 4 to 10), and pitches once a step (2 to 4, running 2 to 5); the phone on the belt turns with it."""
+    to 12 and 4 to 10), and pitches once a step (2 to 4, running 2 to 5); the phone on the belt turns with it.
+
+    The check fails for ``anyone`` (December 2026): it reads this walking as stairs, though its cadence, its peaks
+    and troughs along the vertical and its rotation match HAPT's belts (docs/generalisation-choices.md, item 33)."""
     if running:
         rate, duty = rng.uniform(2.5, 3.2), rng.uniform(0.45, 0.8)
         step, phase = _cycles(rng, n, rate)
