@@ -297,10 +297,10 @@ def main(argv=None) -> dict:
             continue
         dataset, where = ACROSS[name]
         labels = [a for a in model.info.labels if a != UNKNOWN]
-        recs = waist if where == "waist" else pocket
+        scored_there = score(stream(model, waist if where == "waist" else pocket), labels)
         results.append({"model": model.name, "labels": list(model.info.labels), "shifts": {"as recorded": {
-            where: score(stream(model, recs), labels), ("pocket" if where == "waist" else "waist"): {"recall": {}, "unknown": None}}},
-            "across": {"without": dataset, "on": f"{dataset} scored subjects ({where})", "score": score(stream(model, recs), labels)}})
+            where: scored_there, ("pocket" if where == "waist" else "waist"): {"recall": {}, "unknown": None}}},
+            "across": {"without": dataset, "on": f"{dataset} scored subjects ({where})", "score": scored_there}})
     text = markdown([r for r in results if "across" not in r], time.time() - t0)
     across = [r for r in results if "across" in r]
     if across:
