@@ -94,6 +94,10 @@ def shifts(rng_seed: int = 0) -> dict:
     out["gain ±10% per axis"] = lambda r: calibration(r, rng, gain=0.1)
     out["offset 0.05 g per axis"] = lambda r: calibration(r, rng, offset=0.05)
     out["gyro bias 0.05 rad/s"] = lambda r: calibration(r, rng, bias=0.05)
+    # lighter noise, nearer a phone's own (a few mg): drawn apart, so that the rows after draw what they always drew
+    lighter = np.random.default_rng(rng_seed + 1)
+    for level in (0.005, 0.01):
+        out[f"noise {level:g} g, {level:g} rad/s"] = lambda r, level=level: calibration(r, lighter, noise=level)
     out["noise 0.02 g, 0.02 rad/s"] = lambda r: calibration(r, rng, noise=0.02)
     out["all of gain, offset, bias, noise"] = lambda r: calibration(r, rng, 0.1, 0.05, 0.05, 0.02)
     out["a slower, gentler walker"] = gentle
