@@ -112,18 +112,21 @@ def share(pairs, labels) -> dict:
             "counts": {a: got.count(a) for a in sorted(set(got))}}
 
 
+BELT_GAITS = ("belt walking", "belt running")  # synthetic.belt_gait's two
+
+
 def made_up(family: str, count: int = 20, seconds: float = 40.0, seed: int = 12345) -> list[Recording]:
+    """``count`` draws of a made-up family of ``synthetic.FAMILIES``, or of one of ``BELT_GAITS``."""
     rng = np.random.default_rng(seed)
     out = []
     for k in range(count):
-        raw = synthetic.make(family, rng, seconds) if family in synthetic.FAMILIES else \
-            synthetic.belt_gait(rng, int(seconds * synthetic.RATE), running=family == "belt running")
+        if family in BELT_GAITS:
+            raw = synthetic.belt_gait(rng, int(seconds * synthetic.RATE), running=family == "belt running")
+        else:
+            raw = synthetic.make(family, rng, seconds)
         t = np.arange(len(raw)) / 50.0
         out.append(Recording(t, raw, np.array([""] * len(raw), dtype=object), f"{family}{k}"))
     return out
-
-
-BELT_GAITS = {"belt walking": "WALKING", "belt running": RUNNING}  # synthetic.belt_gait's, and the label each should get
 
 
 # ---- the report -------------------------------------------------------------------------------------
