@@ -1,6 +1,6 @@
 """The issue's shifts: the scored recordings as another phone or person would give them (other sampling rates, with and
 without the sensor's anti-aliasing, with jittered timestamps; cadence ±25%; per-axis gains, offsets, gyroscope bias,
-noise; a slower and gentler walker; the wearer turning while walking; the phone worn turned another way), and a few of
+noise; a slower and gentler walker; a limp; the wearer turning while walking; the phone worn turned another way), and a few of
 them at once.  Used by ``benchmarks.generalisation`` (scored subjects) and ``benchmarks.across_validation`` (others).
 """
 from __future__ import annotations
@@ -71,6 +71,43 @@ def gentle(rec: Recording) -> Recording:
     return cadence(Recording(rec.t, raw, rec.labels, rec.name), 0.8)
 
 
+def _strides(acc: np.ndarray, rate_hz: float = 50.0) -> np.ndarray:
+    """Where each stride (two steps) of a stretch of gait begins: its period from the autocorrelation of the
+    acceleration's size (0.8 to 1.6 s), and in each period its largest peak, the peaks at least 0.7 of it apart.
+    By strides rather than steps, because a pocket phone feels its own leg's footfall far more than the other's."""
+    size = np.linalg.norm(acc, axis=1)
+    x = size - size.mean()
+    lo, hi = int(0.8 * rate_hz), int(1.6 * rate_hz)
+    if len(x) < 2 * hi:
+        return np.zeros(0, dtype=int)
+    ac = np.correlate(x, x, "full")[len(x) - 1:]
+    period = lo + int(np.argmax(ac[lo:hi]))
+    peaks = []
+    for i in np.argsort(-x):  # the largest first, each keeping its neighbourhood
+        if all(abs(i - j) >= 0.7 * period for j in peaks):
+            peaks.append(i)
+        if len(peaks) > len(x) / (0.7 * period):
+            break
+    return np.sort(np.array(peaks, dtype=int))
+
+
+def uneven(rec: Recording, ratio: float = 1.25) -> Recording:
+    """A limp: in every stretch of gait, the first step of each stride lasts ``ratio`` times the second (one leg's
+    step longer than the other's), the stride as long as recorded; everything else as recorded.  Sampled at 50 Hz
+    again."""
+    slope = np.ones(len(rec.t))
+    gait = np.isin(rec.labels, GAITS)
+    edges = np.flatnonzero(np.diff(np.r_[0, gait.astype(int), 0]))
+    long, short = 2 * ratio / (1 + ratio), 2 / (1 + ratio)
+    for a, b in zip(edges[::2], edges[1::2]):
+        starts = a + _strides(rec.raw[a:b, :3])
+        for s, e in zip(starts[:-1], starts[1:]):
+            slope[s:(s + e) // 2], slope[(s + e) // 2:e] = long, short
+    t_new = rec.t[0] + np.r_[0.0, np.cumsum(np.diff(rec.t) * slope[:-1])]
+    warped = Recording(t_new, rec.raw, rec.labels, rec.name)
+    return _at(warped, np.arange(t_new[0], t_new[-1], 1 / 50.0))
+
+
 def turning(rec: Recording, **turns) -> Recording:
     """The wearer turning about the vertical while moving, as ``harstream.datasets.turning`` says (one schedule of
     turns, the same for every recording)."""
@@ -101,6 +138,7 @@ def shifts(rng_seed: int = 0) -> dict:
     out["noise 0.02 g, 0.02 rad/s"] = lambda r: calibration(r, rng, noise=0.02)
     out["all of gain, offset, bias, noise"] = lambda r: calibration(r, rng, 0.1, 0.05, 0.05, 0.02)
     out["a slower, gentler walker"] = gentle
+    out["uneven steps, each 1.25 times the next (a limp)"] = uneven
     out["a quarter turn after every 8 s walked"] = lambda r: turning(r, every_s=8.0, angle_deg=90.0, duration_s=1.0)
     out["a half turn after every 2.5 s walked (3 m walks)"] = lambda r: turning(r, every_s=2.5, angle_deg=180.0, duration_s=1.5)
     for name, R in MOUNTINGS.items():
