@@ -1,6 +1,6 @@
 """The issue's shifts: the scored recordings as another phone or person would give them (other sampling rates, with and
 without the sensor's anti-aliasing, with jittered timestamps; cadence ±25%; per-axis gains, offsets, gyroscope bias,
-noise; a slower and gentler walker; a limp; the wearer turning while walking; the phone worn turned another way), and a few of
+noise; a slower and gentler walker, a brisker and firmer one; a limp; the wearer turning while walking; the phone worn turned another way), and a few of
 them at once.  Used by ``benchmarks.generalisation`` (scored subjects) and ``benchmarks.across_validation`` (others).
 """
 from __future__ import annotations
@@ -60,15 +60,16 @@ def calibration(rec: Recording, rng, gain=0.0, offset=0.0, bias=0.0, noise=0.0) 
     return Recording(rec.t, raw, rec.labels, rec.name)
 
 
-def gentle(rec: Recording) -> Recording:
-    """A slower, gentler walker: cadence 0.8 times, the body's acceleration and rotation at 0.7 of their size."""
+def gentle(rec: Recording, pace: float = 0.8, size: float = 0.7) -> Recording:
+    """A slower, gentler walker: cadence 0.8 times, the body's acceleration and rotation at 0.7 of their size (or
+    another ``pace`` and ``size``: 1.2 and 1.3, a brisker, firmer one)."""
     from harstream.core.preprocess import Preprocessor
 
     gravity = Preprocessor(50.0).process(rec.raw)[:, 9:12]
     raw = rec.raw.copy()
-    raw[:, :3] = gravity + 0.7 * (rec.raw[:, :3] - gravity)
-    raw[:, 3:] *= 0.7
-    return cadence(Recording(rec.t, raw, rec.labels, rec.name), 0.8)
+    raw[:, :3] = gravity + size * (rec.raw[:, :3] - gravity)
+    raw[:, 3:] *= size
+    return cadence(Recording(rec.t, raw, rec.labels, rec.name), pace)
 
 
 def _strides(acc: np.ndarray, rate_hz: float = 50.0) -> np.ndarray:
@@ -138,6 +139,7 @@ def shifts(rng_seed: int = 0) -> dict:
     out["noise 0.02 g, 0.02 rad/s"] = lambda r: calibration(r, rng, noise=0.02)
     out["all of gain, offset, bias, noise"] = lambda r: calibration(r, rng, 0.1, 0.05, 0.05, 0.02)
     out["a slower, gentler walker"] = gentle
+    out["a brisker, firmer walker (cadence ×1.2, motion ×1.3)"] = lambda r: gentle(r, 1.2, 1.3)
     out["uneven steps, each 1.25 times the next (a limp)"] = uneven
     out["a quarter turn after every 8 s walked"] = lambda r: turning(r, every_s=8.0, angle_deg=90.0, duration_s=1.0)
     out["a half turn after every 2.5 s walked (3 m walks)"] = lambda r: turning(r, every_s=2.5, angle_deg=180.0, duration_s=1.5)
