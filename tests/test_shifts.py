@@ -36,3 +36,13 @@ def test_a_limp_leaves_what_is_not_a_gait_as_recorded(recording):
     np.testing.assert_array_equal(limp.labels[:first_gait - 1][steady], labels[steady])
     even = uneven(recording, 1.0)
     np.testing.assert_allclose(even.raw, recording.raw[:len(even.raw)], atol=1e-9)
+
+
+def test_a_firmer_walker_moves_more_and_faster_and_a_gentler_one_less_and_slower(recording):
+    from benchmarks.shifts import gentle
+
+    spread = np.linalg.norm(recording.raw[_walking(recording), :3], axis=1).std()
+    for pace, size in ((1.2, 1.3), (0.8, 0.7)):
+        walker = gentle(recording, pace, size)
+        assert abs(len(walker.t) * pace / len(recording.t) - 1) < 0.01
+        assert abs(np.linalg.norm(walker.raw[_walking(walker), :3], axis=1).std() / spread - size) < 0.1
