@@ -1,7 +1,8 @@
-"""The issue's shifts: the scored recordings as another phone or person would give them (other sampling rates, with and
-without the sensor's anti-aliasing, with jittered timestamps; cadence ±25%; per-axis gains, offsets, gyroscope bias,
-noise; a slower and gentler walker, a brisker and firmer one; a limp; the wearer turning while walking; the phone worn turned another way), and a few of
-them at once.  Used by ``benchmarks.generalisation`` (scored subjects) and ``benchmarks.across_validation`` (others).
+"""The issue's shifts, and a few more: the scored recordings as another phone or person would give them (other sampling
+rates, with and without the sensor's anti-aliasing, with jittered timestamps; cadence ±25%; per-axis gains, offsets,
+gyroscope bias, noise; a slower and gentler walker, a brisker and firmer one; a limp; the wearer turning while walking;
+the phone worn turned another way), and a few of them at once.  Used by ``benchmarks.generalisation`` (scored subjects)
+and ``benchmarks.across_validation`` (others).
 """
 from __future__ import annotations
 

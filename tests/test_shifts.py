@@ -1,4 +1,5 @@
-"""benchmarks.shifts' limp: a gait made uneven, every other step longer, and nothing else touched."""
+"""benchmarks.shifts' strangers: a limp (every other step longer, nothing but the gait touched), a firmer and a
+gentler walker."""
 from __future__ import annotations
 
 import numpy as np
