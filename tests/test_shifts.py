@@ -47,3 +47,14 @@ def test_a_firmer_walker_moves_more_and_faster_and_a_gentler_one_less_and_slower
         walker = gentle(recording, pace, size)
         assert abs(len(walker.t) * pace / len(recording.t) - 1) < 0.01
         assert abs(np.linalg.norm(walker.raw[_walking(walker), :3], axis=1).std() / spread - size) < 0.1
+
+
+def test_made_up_draws_a_family_or_a_belt_gait_and_refuses_any_other_name():
+    import pytest
+    from benchmarks.generalisation import BELT_GAITS, made_up
+
+    assert [len(r.t) for r in made_up("jump", count=2, seconds=4)] == [200, 200]
+    walking, running = (made_up(gait, count=1, seconds=20)[0].raw for gait in BELT_GAITS)
+    assert np.linalg.norm(walking[:, :3], axis=1).min() > 0.5 > np.linalg.norm(running[:, :3], axis=1).min()
+    with pytest.raises(KeyError):
+        made_up("belt skipping", count=1)
