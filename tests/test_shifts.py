@@ -1,5 +1,5 @@
 """benchmarks.shifts' strangers: a limp (every other step longer, nothing but the gait touched), a firmer and a
-gentler walker."""
+gentler walker; and made_up's names."""
 from __future__ import annotations
 
 import numpy as np
