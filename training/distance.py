@@ -124,12 +124,10 @@ def trained_recipe(made_with: dict, where) -> tuple[dict, object]:
 
     recipe = made_with.get("augmentation") or {}
     settings = set(inspect.signature(augment).parameters) - {"X", "placement", "rng", "gaits"}
-    if not isinstance(recipe, dict) or not set(recipe) <= settings:
+    if not isinstance(recipe, dict) or not set(recipe) <= settings \
+            or recipe.get("waist_turns", WAIST_TURNS_BEFORE) not in WAIST_TURN_CHOICES:
         raise ValueError(f"{where}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
-    recipe = {"waist_turns": WAIST_TURNS_BEFORE, **recipe}
-    if recipe["waist_turns"] not in WAIST_TURN_CHOICES:
-        raise ValueError(f"{where}: its metadata's augmentation is not training/anyone.py's: {recipe!r}")
-    return recipe, made_with.get("stretch", STRETCH_BEFORE)
+    return {"waist_turns": WAIST_TURNS_BEFORE, **recipe}, made_with.get("stretch", STRETCH_BEFORE)
 
 
 def add_distance(path, hapt_path, motionsense_path, rate: float = RATE, seed: int = 0, log=print, windows=None) -> dict:

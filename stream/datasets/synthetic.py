@@ -47,6 +47,11 @@ def _unit(rng: np.random.Generator) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def _tilt(rng: np.random.Generator, most_deg: float) -> np.ndarray:
+    """A rotation about any axis by up to ``most_deg`` degrees."""
+    return _rotation(_unit(rng), np.array([np.deg2rad(rng.uniform(0, most_deg))]))[0]
+
+
 def _resting_gravity(rng: np.random.Generator) -> np.ndarray:
     """Gravity (Android's signs: +1 g up) in the frame of a phone set down any way: flat on either face
     (most often), or leaning on an edge."""
@@ -54,8 +59,7 @@ def _resting_gravity(rng: np.random.Generator) -> np.ndarray:
         g = np.array([0.0, 0.0, rng.choice([-1.0, 1.0])])
     else:
         g = _unit(rng)
-    tilt = _rotation(_unit(rng), np.array([np.deg2rad(rng.uniform(0, 8))]))[0]
-    return tilt @ g
+    return _tilt(rng, 8) @ g
 
 
 def _noise(rng, n, acc_sd=None, gyro_sd=None):
@@ -124,7 +128,7 @@ def _worn(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     any horizontal direction (the screen facing forward, backward or sideways)."""
     up = np.zeros(3)
     up[rng.integers(0, 2)] = rng.choice([-1.0, 1.0])
-    up = _rotation(_unit(rng), np.array([np.deg2rad(rng.uniform(0, 25))]))[0] @ up
+    up = _tilt(rng, 25) @ up
     side = np.cross(up, _unit(rng))
     return up, side / np.linalg.norm(side)
 
@@ -139,20 +143,27 @@ def _cycles(rng: np.random.Generator, n: int, rate: float) -> tuple[np.ndarray, 
     return k, (t - starts[k]) / np.diff(starts)[k]
 
 
+def _landings(phase: np.ndarray, duty: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a body that leaves the ground in every cycle (a jump, a running step), on the ground for the first ``duty`` of
+    it: whether each sample is on the ground, how far through the stance (0 to 1, 1 in the air), and the vertical
+    specific force in g (nothing in the air; on the ground a half-sine whose area is the cycle's worth of 1 g, so the
+    body ends each cycle as high and as fast as it began it: its peak pi / (2 duty) g)."""
+    ground, through = phase < duty, np.minimum(phase / duty, 1.0)
+    return ground, through, np.where(ground, np.pi / (2 * duty) * np.sin(np.pi * through), 0.0)
+
+
 def jump(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Jumping on the spot, one jump after another.  Along the vertical the phone reads the body's specific force:
-    nothing in the air (free fall), and on the ground a half-sine whose area over one jump is one jump's worth of
-    1 g, so that the body ends each jump as high and as fast as it began it (a landing of a fraction ``duty`` of the
-    jump peaks at pi / (2 duty) g).  While on the ground the knees bend and the thigh or pelvis pitches forward and
+    """Jumping on the spot, one jump after another.  Along the vertical the phone reads the body's specific force
+    (``_landings``: nothing in the air, a landing of a fraction ``duty`` of the jump peaking at pi / (2 duty) g).
+    While on the ground the knees bend and the thigh or pelvis pitches forward and
     back (5 to 35 degrees at the deepest), which turns gravity in the phone's frame and is what its gyroscope
     reads; a little fore-and-aft sway at the jump's rate rides on it."""
     rate, duty = rng.uniform(1.5, 2.6), rng.uniform(0.4, 0.75)
     _, phase = _cycles(rng, n, rate)  # 0 at touch-down, the jump's first duty on the ground
-    ground = phase < duty
-    vertical = np.where(ground, np.pi / (2 * duty) * np.sin(np.pi * np.minimum(phase / duty, 1.0)), 0.0)
+    ground, through, vertical = _landings(phase, duty)
     # a short landing is a stiff one: the thigh turns at most 6 rad/s (about a run's swing), so the bend is shallower
     deepest = min(np.deg2rad(rng.uniform(5, 35)), 6.0 * duty / (rate * np.pi))
-    bend = deepest * np.where(ground, np.sin(np.pi * np.minimum(phase / duty, 1.0)) ** 2, 0.0)
+    bend = deepest * np.where(ground, np.sin(np.pi * through) ** 2, 0.0)
     sway = rng.uniform(0.03, 0.2) * np.sin(2 * np.pi * phase + rng.uniform(0, 2 * np.pi)) * ground
     up, side = _worn(rng)
     forward = np.cross(side, up)
@@ -186,8 +197,7 @@ def belt_gait(rng: np.random.Generator, n: int, running: bool) -> np.ndarray:
     if running:
         rate, duty = rng.uniform(2.5, 3.2), rng.uniform(0.45, 0.8)
         step, phase = _cycles(rng, n, rate)
-        ground, through = phase < duty, np.minimum(phase / duty, 1.0)
-        vertical = np.where(ground, np.pi / (2 * duty) * np.sin(np.pi * through), 0.0)
+        ground, through, vertical = _landings(phase, duty)
         fore = np.where(ground, -rng.uniform(0.3, 0.8) * np.sin(2 * np.pi * through), 0.0)
         side = np.where(ground, rng.uniform(0.15, 0.4) * np.sin(np.pi * through), 0.0) * np.where(step % 2, -1.0, 1.0)
         turn, lean, pitch = (np.deg2rad(rng.uniform(*r)) for r in ((5, 12), (4, 10), (2, 5)))
